@@ -238,6 +238,7 @@ export class MdpClient {
       const onAbort = drop;
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
+        signal?.throwIfAborted();
         const started = performance.now();
         socket.sendTimeout = timeout;
         try {

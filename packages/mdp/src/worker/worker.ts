@@ -15,10 +15,11 @@ import { toFrame, toFrames, type FrameLike } from '../protocol/frames.js';
 export type HandlerReply = FrameLike | readonly FrameLike[] | undefined | void;
 
 /**
- * What a handler may return as a stream: every item but the last is sent as
- * a v0.2 PARTIAL, the last one as the FINAL.
+ * What a handler may return as a stream, typically an async generator: each
+ * yielded item is sent at once as a v0.2 PARTIAL, and the value it returns is
+ * the FINAL (one empty frame if it returns nothing).
  */
-export type HandlerStream = AsyncIterable<FrameLike | readonly FrameLike[]>;
+export type HandlerStream = AsyncIterable<FrameLike | readonly FrameLike[], HandlerReply>;
 
 /** Facts and tools a handler gets with each request. */
 export interface RequestContext {
@@ -222,9 +223,11 @@ export class MdpWorker {
       const result = await Promise.race([this.working.then(() => 'done' as const), late]);
       clearTimeout(timer);
       if (result === 'late') {
+        // The handler is told to give up; a handler that ignores its signal
+        // is left behind: its reply, if it ever comes, goes nowhere.
         this.logger.warn('request still running at stop, aborting it', { timeout });
         this.abort?.abort(new MdpError('ERR_MDP_CLOSED', 'the worker is stopping'));
-        await this.working;
+        this.generation++;
       }
     }
     const socket = this.socket;
@@ -366,12 +369,15 @@ export class MdpWorker {
     try {
       const result = await this.handler(job.body, { service: this.service, client: job.client, signal: abort.signal, partial });
       if (isAsyncIterable(result)) {
-        let previous: Buffer[] | null = null;
-        for await (const item of result as HandlerStream) {
-          if (previous !== null) partial(previous);
-          previous = bodyOf(item);
+        // Each yielded item is a PARTIAL as soon as it comes; the value the
+        // generator returns (if any) is the FINAL.
+        const iterator = (result as HandlerStream)[Symbol.asyncIterator]();
+        let step = await iterator.next();
+        while (step.done !== true) {
+          partial(step.value);
+          step = await iterator.next();
         }
-        final = previous ?? [EMPTY];
+        final = bodyOf(step.value as HandlerReply);
       } else {
         final = bodyOf(result as HandlerReply);
       }
