@@ -1,0 +1,63 @@
+/**
+ * `raspy-broker`: runs the Majordomo broker until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { MdpBroker, createLogger } from '@raspy/mdp';
+import { parseConfig, USAGE } from './config.js';
+
+const require = createRequire(import.meta.url);
+const version = (require('../package.json') as { version: string }).version;
+
+async function main(): Promise<void> {
+  const outcome = parseConfig(process.argv.slice(2), process.env);
+  if (outcome.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (outcome.kind === 'version') {
+    process.stdout.write(`raspy-broker ${version}\n`);
+    return;
+  }
+  if (outcome.kind === 'error') {
+    process.stderr.write(`raspy-broker: ${outcome.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { config } = outcome;
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'raspy-broker' });
+  const broker = new MdpBroker({ ...config.broker, logger: logger.child('broker') });
+  try {
+    await broker.start();
+  } catch (err) {
+    logger.error('cannot start the broker', { error: err as Error, endpoints: config.broker.endpoint });
+    process.exitCode = 1;
+    return;
+  }
+  logger.info('raspy-broker running', { version, pid: process.pid });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn('second signal, exiting now', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping', { signal });
+    broker.stop().then(
+      () => logger.info('bye'),
+      (err: unknown) => {
+        logger.error('error while stopping', { error: err as Error });
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`raspy-broker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
