@@ -38,6 +38,7 @@ export type {
   ClientReply,
   WorkerMessage,
   WorkerCommand,
+  WorkerDirection,
   PeerMessage,
   DecodeResult,
 } from './protocol/codec.js';

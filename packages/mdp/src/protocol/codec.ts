@@ -246,13 +246,14 @@ export function encodeWorkerMessage(message: WorkerMessage): Buffer[] {
   }
 }
 
-type Direction = 'from-worker' | 'from-broker';
+/** Who sent a worker command: a worker (the broker decodes) or the broker (a worker decodes). */
+export type WorkerDirection = 'from-worker' | 'from-broker';
 
 function decodeWorkerBody(
   frames: readonly Buffer[],
   at: number,
   version: MdpVersion,
-  direction: Direction,
+  direction: WorkerDirection,
 ): DecodeResult<WorkerMessage> {
   const raw = commandByte(frames[at]);
   const codes = version === 1 ? W01_COMMAND : W02_COMMAND;
@@ -317,7 +318,7 @@ function decodeWorkerBody(
  * @param direction - `from-worker` when a broker decodes, `from-broker` when a worker does
  * @returns the command or a protocol error
  */
-export function decodeWorkerMessage(frames: readonly Buffer[], direction: Direction): DecodeResult<WorkerMessage> {
+export function decodeWorkerMessage(frames: readonly Buffer[], direction: WorkerDirection): DecodeResult<WorkerMessage> {
   const first = frames[0];
   if (first !== undefined && first.length === 0) {
     if (!(frames[1] !== undefined && frames[1].equals(H_W01))) {
