@@ -1,5 +1,6 @@
-// Writes each Jest project's totals to .test-results/<project>.json so that
-// tools/scripts/test.mjs can print one line for the whole workspace.
+// Writes each Jest project's totals to $RASPY_TEST_RESULTS/<project>.json so
+// that tools/scripts/test.mjs can print one line for the whole workspace.
+// Without that variable (a developer running jest by hand) it does nothing.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -9,7 +10,8 @@ class SummaryReporter {
   }
 
   onRunComplete(_contexts, results) {
-    const dir = path.join(__dirname, '..', '..', '.test-results');
+    const dir = process.env.RASPY_TEST_RESULTS;
+    if (!dir) return;
     fs.mkdirSync(dir, { recursive: true });
     const failedSuites = results.numFailedTestSuites ?? 0;
     const summary = {
