@@ -133,8 +133,8 @@ async function pyWorker(endpoint: string, version: MdpVersion, service: string, 
 }
 
 /** Starts the Python broker on an ephemeral port and returns it with its endpoint. */
-async function pyBroker(heartbeat: number): Promise<{ peer: PythonPeer; endpoint: string }> {
-  const peer = python(['broker', '--bind', 'tcp://127.0.0.1:0', '--heartbeat', String(heartbeat), '--verbose']);
+async function pyBroker(heartbeat: number, extra: string[] = []): Promise<{ peer: PythonPeer; endpoint: string }> {
+  const peer = python(['broker', '--bind', 'tcp://127.0.0.1:0', '--heartbeat', String(heartbeat), '--verbose', ...extra]);
   const endpoint = await peer.line((l) => l.startsWith('tcp://'), 'broker to print its endpoint');
   return { peer, endpoint };
 }
@@ -363,6 +363,37 @@ describeInterop('MDP interop with pyzmq peers written from the RFCs', () => {
       expect(text(await ourClient(endpoint, 2, { timeout: 5000 }).request('slow', 'x'))).toEqual(['late but fine']);
       expect(log.lines.filter((l) => l.level !== 'info')).toEqual([]);
       expect(peer.stderr).not.toContain('expired');
+    });
+  });
+
+  describe('peers that heartbeat the way the ZeroMQ Guide examples do', () => {
+    test('a broker that heartbeats idle workers only: our worker keeps a long request instead of reconnecting', async () => {
+      const { peer, endpoint } = await pyBroker(250, ['--idle-heartbeats-only']);
+      const log = memoryLogger();
+      let runs = 0;
+      await ourWorker(endpoint, 'slow', async () => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 1500)); // six silent broker intervals
+        return 'done';
+      }, 2, 250, { logger: log }).start();
+      expect(text(await ourClient(endpoint, 2, { timeout: 5000 }).request('slow', 'x'))).toEqual(['done']);
+      expect(runs).toBe(1);
+      expect(log.lines.filter((l) => l.message === 'reconnecting to the broker')).toEqual([]);
+      expect(peer.stderr).not.toContain('expired');
+    });
+
+    test('a worker that blocks without heartbeats: our broker expires it but still delivers its late reply once', async () => {
+      const log = memoryLogger();
+      const { broker, endpoint } = await startBroker(cleanup, { heartbeatInterval: 100, heartbeatLiveness: 3, logger: log });
+      const peer = await pyWorker(endpoint, 1, 'blocking', 100, ['--block', '1000']);
+      await waitForWorkers(broker, 'blocking');
+      expect(text(await ourClient(endpoint, 2, { timeout: 5000 }).request('blocking', 'x'))).toEqual(['py', 'x']);
+      const messages = log.lines.map((l) => l.message);
+      expect(messages).toContain('worker expired');
+      expect(messages).toContain('late reply from an expired worker delivered');
+      expect(peer.lines.filter((l) => l.startsWith('request'))).toEqual(['request x']);
+      // Told to register again, the worker comes back.
+      await waitForWorkers(broker, 'blocking', 1);
     });
   });
 });

@@ -275,6 +275,40 @@ describe('heartbeats and dead workers', () => {
     expect(h.core.stats(h.now).services.s).toMatchObject({ workers: 1, requests: 1, replies: 1 });
   });
 
+  test('a late reply from a worker that expired while busy is delivered if the request still waits', () => {
+    // The ZeroMQ Guide's worker API does not heartbeat while the handler runs.
+    const h = harness({ heartbeatInterval: 1000, heartbeatLiveness: 3 });
+    h.ready('w1', 's', 1);
+    h.request('c', 's', ['job'], 1);
+    h.take();
+    h.advance(3000);
+    h.take();
+    expect(h.core.stats(h.now).services.s).toMatchObject({ workers: 0, queued: 1 });
+    h.reply('w1', 'c', ['done late'], 1);
+    const out = h.take();
+    const toClient = out.filter((m) => m.to === 'c').map((m) => decodeClientReply(m.frames));
+    expect(toClient).toEqual([{ ok: true, value: expect.objectContaining({ version: 1, body: [b('done late')] }) }]);
+    // The worker is told to register again.
+    expect(out.filter((m) => m.to === 'w1').map((m) => decodeWorkerMessage(m.frames, 'from-broker'))).toEqual([
+      { ok: true, value: { command: 'disconnect', version: 1 } },
+    ]);
+    expect(h.core.stats(h.now)).toMatchObject({ queued: 0, services: { s: { replies: 1, queued: 0 } } });
+  });
+
+  test('a late reply is dropped once another worker took the request (one answer per request)', () => {
+    const h = harness({ heartbeatInterval: 1000, heartbeatLiveness: 3 });
+    h.ready('w1', 's');
+    h.request('c', 's', ['job']);
+    h.take();
+    h.advance(3000);
+    h.ready('w2', 's');
+    expect(h.toWorkers().filter((m) => m.command === 'request').map((m) => m.to)).toEqual(['w2']);
+    h.reply('w1', 'c', ['late']);
+    expect(h.take().filter((m) => m.to === 'c')).toEqual([]);
+    h.reply('w2', 'c', ['fresh']);
+    expect(h.clientReplies()).toEqual([expect.objectContaining({ to: 'c', text: ['fresh'] })]);
+  });
+
   test('a worker that sends DISCONNECT while holding a request gives it back', () => {
     const h = harness();
     h.ready('w1', 's');

@@ -95,6 +95,8 @@ interface PendingRequest {
   attempts: number;
   partials: Buffer[] | null;
   partialBytes: number;
+  /** Key of the worker that expired holding this request, while it waits in the queue again. */
+  orphanOf: string | null;
 }
 
 interface WorkerState {
@@ -131,6 +133,13 @@ export type BrokerSend = (identity: Buffer, frames: Buffer[]) => void;
 export class BrokerCore {
   private readonly workers = new Map<string, WorkerState>();
   private readonly services = new Map<string, ServiceState>();
+  /**
+   * Requests whose worker was declared dead, by that worker's key, while they
+   * wait in the queue again. A worker that did not heartbeat while busy (the
+   * ZeroMQ Guide's worker API blocks in the handler) may still answer: its
+   * reply is delivered if no other worker has taken the request yet.
+   */
+  private readonly orphans = new Map<string, PendingRequest>();
   private readonly invalid: LogLimiter;
   private pending = 0;
   private dropped = 0;
@@ -178,6 +187,7 @@ export class BrokerCore {
       const expired = service.queue.removeWhere((r) => r.deadline <= now);
       for (const request of expired) {
         this.pending--;
+        this.adopt(request);
         const why =
           service.workers === 0
             ? `no worker for service "${service.name}" registered within ${this.options.requestTimeout} ms`
@@ -295,6 +305,7 @@ export class BrokerCore {
       attempts: 0,
       partials: null,
       partialBytes: 0,
+      orphanOf: null,
     });
     this.dispatch(service, now);
   }
@@ -327,6 +338,7 @@ export class BrokerCore {
       case 'partial':
       case 'final': {
         if (worker === undefined) {
+          if (msg.command === 'final') this.lateReply(key, msg.client, msg.body);
           this.refuse(identity, msg.version, 'reply from an unregistered worker', now);
           return;
         }
@@ -430,6 +442,32 @@ export class BrokerCore {
     this.dispatch(service, now);
   }
 
+  /** A request leaves the queue: it is nobody's orphan any more. */
+  private adopt(request: PendingRequest): void {
+    if (request.orphanOf === null) return;
+    if (this.orphans.get(request.orphanOf) === request) this.orphans.delete(request.orphanOf);
+    request.orphanOf = null;
+  }
+
+  /**
+   * A FINAL from a worker that was declared dead: if the request it held is
+   * still waiting in the queue, this is its answer (workers are idempotent,
+   * and nobody else has it). Once another worker took it, that worker answers.
+   */
+  private lateReply(key: string, client: Buffer, body: Buffer[]): void {
+    const request = this.orphans.get(key);
+    if (request === undefined || !request.client.equals(client)) return;
+    const service = request.service;
+    const removed = service.queue.removeWhere((r) => r === request);
+    if (removed.length === 0) return;
+    this.pending--;
+    this.adopt(request);
+    service.replies++;
+    this.options.logger.info('late reply from an expired worker delivered', { service: service.name });
+    this.send(request.client, encodeClientReply(request.version, service.nameBuf, body, true));
+    this.forgetIfUnused(service);
+  }
+
   /** Hands queued requests to idle workers, least recently used first. */
   private dispatch(service: ServiceState, now: number): void {
     while (service.idle.size > 0 && service.queue.length > 0) {
@@ -437,6 +475,7 @@ export class BrokerCore {
       service.idle.delete(first.key);
       const request = service.queue.shift() as PendingRequest;
       this.pending--;
+      this.adopt(request);
       request.attempts++;
       first.current = request;
       this.sendToWorker(
@@ -480,6 +519,10 @@ export class BrokerCore {
         request.deadline = now + this.options.requestTimeout;
         request.partials = null;
         request.partialBytes = 0;
+        if (!sendDisconnect) {
+          request.orphanOf = worker.key;
+          this.orphans.set(worker.key, request);
+        }
         service.queue.unshift(request);
         this.pending++;
         this.dispatch(service, now);

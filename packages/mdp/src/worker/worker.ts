@@ -276,7 +276,10 @@ export class MdpWorker {
   private onTimer(): void {
     if (this.socket === null || this.state !== 'running') return;
     const now = performance.now();
-    if (now - this.lastHeard > this.interval * this.liveness) {
+    // While a request is in hand the broker may stay silent: the ZeroMQ
+    // Guide's brokers heartbeat idle workers only. Broker liveness is judged
+    // again, with a fresh window, once the request is done.
+    if (this.working === null && now - this.lastHeard > this.interval * this.liveness) {
       this.reconnect(`no heartbeat from the broker for ${Math.round(now - this.lastHeard)} ms`);
       return;
     }
@@ -346,6 +349,7 @@ export class MdpWorker {
       }
     } finally {
       this.working = null;
+      this.lastHeard = Math.max(this.lastHeard, performance.now());
     }
   }
 

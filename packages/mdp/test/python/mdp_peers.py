@@ -162,6 +162,10 @@ def run_worker(args):
                 out("request " + " ".join(text(f) for f in body))
                 if args.hang:
                     continue
+                if args.block:
+                    # As the ZeroMQ Guide's worker API does: the application
+                    # blocks, and no heartbeat goes out meanwhile.
+                    time.sleep(args.block / 1000.0)
                 if v == 2:
                     for i in range(args.partials):
                         sock.send_multipart(worker_msg(v, "PARTIAL", client, b"", b"partial", str(i).encode()))
@@ -210,6 +214,7 @@ class Broker:
     def __init__(self, sock, heartbeat, verbose):
         self.sock, self.interval, self.verbose = sock, heartbeat / 1000.0, verbose
         self.services, self.workers = {}, {}
+        self.idle_heartbeats_only = False
 
     def log(self, line):
         if self.verbose:
@@ -321,7 +326,8 @@ class Broker:
             if worker.expiry < now:
                 self.log(f"worker expired ({text(worker.service.name)})")
                 self.delete(worker, disconnect=False)
-            else:
+            elif worker.current is None or not self.idle_heartbeats_only:
+                # The ZeroMQ Guide's brokers heartbeat idle workers only.
                 self.send(worker.identity, worker_msg(worker.version, "HEARTBEAT"))
 
 
@@ -337,6 +343,7 @@ def run_broker(args):
         sock.bind(args.bind)
     out(f"{host}:{port}")
     broker = Broker(sock, args.heartbeat, args.verbose)
+    broker.idle_heartbeats_only = args.idle_heartbeats_only
     heartbeat_at = time.monotonic() + broker.interval
     while not stop.set:
         if sock.poll(max(0, (heartbeat_at - time.monotonic()) * 1000)):
@@ -366,10 +373,12 @@ def main():
     worker.add_argument("--partials", type=int, default=0)
     worker.add_argument("--name", default="py", help="first frame of every reply")
     worker.add_argument("--hang", action="store_true")
+    worker.add_argument("--block", type=int, default=0, help="ms to block per request without heartbeating (Guide-style)")
     broker = sub.add_parser("broker")
     broker.add_argument("--bind", default="tcp://127.0.0.1:0")
     broker.add_argument("--heartbeat", type=int, default=250, help="ms")
     broker.add_argument("--verbose", action="store_true")
+    broker.add_argument("--idle-heartbeats-only", action="store_true", help="heartbeat idle workers only, as the Guide's brokers do")
     args = parser.parse_args()
     return {"client": run_client, "worker": run_worker, "broker": run_broker}[args.role](args)
 
