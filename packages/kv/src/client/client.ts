@@ -68,6 +68,10 @@ interface PendingSet {
   resolve: () => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout;
+  /** The KVSET, kept to send again if its session ends before the echo. */
+  frames: Buffer[];
+  /** The session it was last sent on (null: not sent yet). */
+  session: Session | null;
 }
 
 interface Session {
@@ -78,6 +82,8 @@ interface Session {
   /** Resolves when the server's collector has subscribed to our publisher. */
   readonly pubReady: Promise<void>;
   ended: boolean;
+  /** True once the snapshot is applied. */
+  synced: boolean;
   reason: string | null;
   end: (reason: string) => void;
   done: Promise<void>;
@@ -262,14 +268,19 @@ export class KvClient extends EventEmitter<KvClientEvents> {
     const frames = encodeKvMessage({ key, sequence: 0, uuid, properties, value: bytes });
     const timeout = options.timeout ?? this.setTimeoutMs;
     const deadline = performance.now() + timeout;
-    const inSubtree = key.startsWith(this.subtree);
-    const confirmed = inSubtree ? this.expectEcho(uuid.toString('hex'), key, timeout) : null;
+    const id = uuid.toString('hex');
+    // A key of our subtree comes back to us: the set is done when it does.
+    // If the session ends first, the KVSET is sent again in the next one
+    // (same UUID: the server does not apply it twice).
+    const confirmed = key.startsWith(this.subtree) ? this.expectEcho(id, key, timeout, frames) : null;
     try {
-      const session = await this.currentSession(deadline);
+      const session = await this.liveSession(deadline);
       await withDeadline(session.pubReady, deadline, () => new KvError('ERR_KV_TIMEOUT', `no key/value server took the update of ${key} within ${timeout} ms`));
       await session.pub.send(frames);
+      const pending = this.pendingSets.get(id);
+      if (pending !== undefined) pending.session = session;
     } catch (err) {
-      this.dropEcho(uuid.toString('hex'));
+      this.dropEcho(id);
       throw err;
     }
     if (confirmed !== null) await confirmed;
@@ -409,7 +420,11 @@ export class KvClient extends EventEmitter<KvClientEvents> {
   }
 
   private openSession(endpoints: KvEndpoints): Session {
-    const sub = new Subscriber({ receiveHighWaterMark: 100_000, linger: 0 });
+    // No automatic reconnection: a server that went away may come back
+    // (restarted) and publish before we would have reconnected; those
+    // updates would be missed. Instead the silence ends the session and a
+    // new one takes a fresh snapshot.
+    const sub = new Subscriber({ receiveHighWaterMark: 100_000, linger: 0, reconnectInterval: -1 });
     const snapshot = new Dealer({ linger: 0 });
     const pub = new XPublisher({ linger: 1000, sendTimeout: 0 });
     let end!: (reason: string) => void;
@@ -433,6 +448,7 @@ export class KvClient extends EventEmitter<KvClientEvents> {
         if (msg === undefined || msg[0] !== 1) throw new KvError('ERR_KV_PROTOCOL', 'unexpected message on the publisher socket');
       })(),
       ended: false,
+      synced: false,
       reason: null,
       end: (reason) => end(reason),
       done,
@@ -442,9 +458,6 @@ export class KvClient extends EventEmitter<KvClientEvents> {
     // subscriptions are active at the server.
     sub.subscribe(this.subtree === '' ? '' : this.subtree);
     if (this.subtree !== '') sub.subscribe(HUGZ);
-    // A dropped connection means the server went away (maybe restarting):
-    // what it publishes before we reconnect would be missed, so resync.
-    sub.events.on('disconnect', () => end(`disconnected from ${endpoints.publisher}`));
     sub.connect(endpoints.publisher);
     snapshot.connect(endpoints.snapshot);
     pub.connect(endpoints.collector);
@@ -456,13 +469,42 @@ export class KvClient extends EventEmitter<KvClientEvents> {
     for (const s of [session.sub, session.snapshot, session.pub]) if (!s.closed) s.close();
   }
 
-  private async currentSession(deadline: number): Promise<Session> {
+  /** The current session once it is in sync, waiting (until `deadline`) if need be. */
+  private async liveSession(deadline: number): Promise<Session> {
     for (;;) {
       if (this.state !== 'running') throw new KvError('ERR_KV_CLOSED', 'the client is closed');
       const s = this.session;
-      if (s !== null && !s.ended) return s;
-      if (performance.now() >= deadline) throw new KvError('ERR_KV_TIMEOUT', 'no key/value server is connected');
-      await new Promise((r) => setTimeout(r, 20));
+      if (s !== null && !s.ended && s.synced) return s;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new KvError('ERR_KV_TIMEOUT', 'no key/value server is connected');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.off('ready', onReady);
+          resolve();
+        }, left);
+        const onReady = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.once('ready', onReady);
+      });
+    }
+  }
+
+  /** Sends again the sets whose session ended before their echo came. */
+  private async resend(session: Session): Promise<void> {
+    const stale = [...this.pendingSets.values()].filter((p) => p.session !== null && p.session !== session);
+    if (stale.length === 0) return;
+    try {
+      await session.pubReady;
+      for (const p of stale) {
+        if (session.ended) return;
+        p.session = session;
+        await session.pub.send(p.frames);
+      }
+      this.logger.debug('unconfirmed updates sent again', { count: stale.length });
+    } catch {
+      // the session ended; the next one tries again
     }
   }
 
@@ -498,6 +540,8 @@ export class KvClient extends EventEmitter<KvClientEvents> {
       const msg = decoded.value;
       if (msg.key === KTHXBAI) {
         const changes = this.replica.endSnapshot(msg.sequence);
+        session.synced = true;
+        void this.resend(session);
         const first = this.resyncs === 0 && !this.everReady;
         if (!first) this.resyncs++;
         this.everReady = true;
@@ -558,13 +602,13 @@ export class KvClient extends EventEmitter<KvClientEvents> {
     }
   }
 
-  private expectEcho(id: string, key: string, timeout: number): Promise<void> {
+  private expectEcho(id: string, key: string, timeout: number, frames: Buffer[]): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingSets.delete(id);
         reject(new KvError('ERR_KV_TIMEOUT', `the server did not publish the update of ${key} within ${timeout} ms`));
       }, timeout);
-      this.pendingSets.set(id, { resolve, reject, timer });
+      this.pendingSets.set(id, { resolve, reject, timer, frames, session: null });
     });
   }
 

@@ -26,11 +26,15 @@ test('updates that raced the snapshot: at or below its sequence dropped, above a
   expect(r.update(pub('/c', 8, 'x'))).toEqual({ kind: 'applied', change: expect.objectContaining({ key: '/c' }) });
 });
 
-test('a sequence going backwards means the server restarted', () => {
+test('updates trailing the snapshot are discarded; a sequence below the first received means another server run', () => {
   const r = new Replica();
   r.beginSnapshot();
+  r.update(pub('/a', 90, 'x'));
   r.endSnapshot(100);
-  expect(r.update(pub('/a', 3, 'x')).kind).toBe('restarted');
+  // Published before the snapshot was cut, arriving after it (another connection).
+  expect(r.update(pub('/a', 95, 'x')).kind).toBe('stale');
+  expect(r.update(pub('/a', 101, 'y')).kind).toBe('applied');
+  expect(r.update(pub('/a', 3, 'z')).kind).toBe('restarted');
 });
 
 test('a resync announces only what differs from the replica', () => {

@@ -31,7 +31,7 @@ export type UpdateOutcome =
   | { kind: 'applied'; change: KvChange | null }
   | { kind: 'stale' }
   | { kind: 'buffered' }
-  /** The sequence went backwards: the server restarted without its state. */
+  /** Lower than anything this session received: another run of the server. */
   | { kind: 'restarted' };
 
 /** @internal */
@@ -41,6 +41,8 @@ export class Replica {
   private buffer: KvMessage[] = [];
   private last = 0;
   private synced = false;
+  /** Lowest sequence received live since the session began. */
+  private firstLive = Infinity;
 
   constructor(private readonly maxBuffered = 100_000) {}
 
@@ -70,6 +72,7 @@ export class Replica {
   beginSnapshot(): void {
     this.staging = new Map();
     this.buffer = [];
+    this.firstLive = Infinity;
   }
 
   /** One KVSYNC. */
@@ -111,13 +114,21 @@ export class Replica {
 
   /** A KVPUB from the subscriber. */
   update(msg: KvMessage): UpdateOutcome {
+    // Everything published while we are subscribed has a sequence at least
+    // as high as the first we received; a lower one comes from another run
+    // of the server.
+    if (msg.sequence < this.firstLive) {
+      if (this.firstLive !== Infinity) return { kind: 'restarted' };
+      this.firstLive = msg.sequence;
+    }
     if (this.staging !== null || !this.synced) {
       if (this.buffer.length >= this.maxBuffered) this.buffer.shift();
       this.buffer.push(msg);
       return { kind: 'buffered' };
     }
-    if (msg.sequence < this.last) return { kind: 'restarted' };
-    if (msg.sequence === this.last) return { kind: 'stale' };
+    // At or below what we hold: already in the snapshot (updates travel on
+    // another connection than the snapshot and may trail it). 12/CHP: discard.
+    if (msg.sequence <= this.last) return { kind: 'stale' };
     return { kind: 'applied', change: this.set(msg) };
   }
 

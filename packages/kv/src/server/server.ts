@@ -69,6 +69,9 @@ export interface KvServerStats {
   snapshots: number;
 }
 
+/** How many recent KVSET UUIDs the server remembers. */
+const RECENT_UUIDS = 10_000;
+
 interface Outgoing {
   identity: Buffer;
   frames: Buffer[];
@@ -112,6 +115,8 @@ export class KvServer {
   private counters = { updates: 0, dropped: 0, snapshots: 0 };
   private state: 'new' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | null = null;
+  /** UUIDs of the last KVSETs applied, to recognise one sent again. */
+  private readonly recentUuids = new Set<string>();
 
   /**
    * @param options - ports, data directory, limits; see {@link KvServerOptions}
@@ -298,6 +303,19 @@ export class KvServer {
   private update(msg: KvMessage): string | null {
     const ttl = ttlOf(msg.properties);
     if (typeof ttl === 'string') return ttl;
+    if (msg.uuid.length === 16) {
+      // A client sends a KVSET again when its session ended before the echo
+      // came. Applying it twice could undo a later update by someone else;
+      // instead the key is published as it is now, with that UUID, which
+      // confirms the update to its sender and changes nothing.
+      const id = msg.uuid.toString('latin1');
+      if (this.recentUuids.has(id)) {
+        this.echo(msg);
+        return null;
+      }
+      this.recentUuids.add(id);
+      if (this.recentUuids.size > RECENT_UUIDS) this.recentUuids.delete(this.recentUuids.values().next().value as string);
+    }
     if (msg.value.length > 0 && !this.tree.has(msg.key) && this.tree.size >= this.opts.maxKeys) {
       return `the tree holds ${this.opts.maxKeys} keys, its limit`;
     }
@@ -306,6 +324,19 @@ export class KvServer {
     this.publish(encodeKvMessage(pub));
     this.persist(pub, ttl !== null);
     return null;
+  }
+
+  private echo(msg: KvMessage): void {
+    const current = this.tree.get(msg.key);
+    const ttl = current === undefined ? null : ttlOf(current.properties);
+    const pub = this.tree.apply(
+      { key: msg.key, value: current?.value ?? Buffer.alloc(0), uuid: msg.uuid, properties: current?.properties ?? {} },
+      performance.now(),
+      typeof ttl === 'number' ? ttl : null,
+    );
+    this.counters.updates++;
+    this.publish(encodeKvMessage(pub));
+    this.persist(pub, typeof ttl === 'number');
   }
 
   private persist(pub: KvMessage, ephemeral: boolean): void {

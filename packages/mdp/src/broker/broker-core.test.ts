@@ -319,6 +319,43 @@ describe('heartbeats and dead workers', () => {
     expect(h.toWorkers()).toEqual([expect.objectContaining({ to: 'w2', command: 'request' })]);
   });
 
+  test('a REQUEST that could not be delivered (worker vanished) does not count as an attempt', () => {
+    const failing = new Set(['dead1', 'dead2', 'dead3']);
+    const sent: { to: string; frames: Buffer[] }[] = [];
+    let core!: BrokerCore;
+    const pendingFailures: (() => void)[] = [];
+    core = new BrokerCore(
+      {
+        heartbeatInterval: 1000,
+        heartbeatLiveness: 3,
+        requestTimeout: 5000,
+        maxQueuePerService: 100,
+        maxPendingRequests: 1000,
+        maxServices: 100,
+        maxWorkerAttempts: 2,
+        maxPartialBytes: 1024,
+        logger: silentLogger,
+      },
+      (identity, frames, undelivered) => {
+        const to = identity.toString();
+        if (failing.has(to)) {
+          // As the shell does: the failure comes back asynchronously.
+          pendingFailures.push(() => {
+            undelivered?.();
+            core.peerUnreachable(identity, 0);
+          });
+        } else sent.push({ to, frames });
+      },
+      0,
+    );
+    for (const w of ['dead1', 'dead2', 'dead3', 'alive']) core.handle(b(w), encodeWorkerMessage({ command: 'ready', version: 2, service: 's' }), 0);
+    core.handle(b('c'), encodeClientRequest(2, 's', [b('x')]), 0);
+    while (pendingFailures.length > 0) pendingFailures.shift()?.();
+    const toAlive = sent.filter((m) => m.to === 'alive').map((m) => decodeWorkerMessage(m.frames, 'from-broker'));
+    expect(toAlive).toEqual([{ ok: true, value: expect.objectContaining({ command: 'request' }) }]);
+    expect(sent.filter((m) => m.to === 'c')).toEqual([]);
+  });
+
   test('gives up after maxWorkerAttempts workers died holding the request', () => {
     const h = harness({ maxWorkerAttempts: 2 });
     h.request('c', 's');

@@ -126,8 +126,12 @@ class ServiceState {
   }
 }
 
-/** Sends frames to the peer with this routing identity. */
-export type BrokerSend = (identity: Buffer, frames: Buffer[]) => void;
+/**
+ * Sends frames to the peer with this routing identity. `undelivered` is
+ * called if the send fails (the peer is gone), before the shell reports the
+ * peer unreachable.
+ */
+export type BrokerSend = (identity: Buffer, frames: Buffer[], undelivered?: () => void) => void;
 
 /** @internal */
 export class BrokerCore {
@@ -478,10 +482,15 @@ export class BrokerCore {
       this.adopt(request);
       request.attempts++;
       first.current = request;
-      this.sendToWorker(
-        first,
+      first.lastSentAt = now;
+      // A REQUEST that never left (the worker vanished without DISCONNECT)
+      // did not cost the request an attempt: only workers that got it count.
+      this.send(
+        first.identity,
         encodeWorkerMessage({ command: 'request', version: first.version, client: request.client, body: request.body }),
-        now,
+        () => {
+          if (first.current === request) request.attempts--;
+        },
       );
     }
   }

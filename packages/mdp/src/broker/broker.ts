@@ -39,6 +39,12 @@ export interface BrokerOptions {
   maxPartialBytes?: number;
   /** Per-peer high-water mark of the ROUTER socket, both directions (ZMQ_SNDHWM / ZMQ_RCVHWM). Default 10000. */
   highWaterMark?: number;
+  /**
+   * Pending connections the listening socket queues (ZMQ_BACKLOG). Default
+   * 1000, so a thousand peers reconnecting at once (after a broker restart)
+   * are not turned away and made to retry seconds later.
+   */
+  backlog?: number;
   /** Logger; default silent. */
   logger?: Logger;
 }
@@ -54,6 +60,7 @@ const DEFAULTS = {
   maxMessageSize: 16 * 1024 * 1024,
   maxPartialBytes: 16 * 1024 * 1024,
   highWaterMark: 10_000,
+  backlog: 1000,
 };
 
 function positive(name: string, value: number, integer = true): number {
@@ -124,6 +131,7 @@ export class MdpBroker {
       sendHighWaterMark: this.opts.highWaterMark,
       receiveHighWaterMark: this.opts.highWaterMark,
       maxMessageSize: this.opts.maxMessageSize,
+      backlog: this.opts.backlog,
       linger: 200,
     });
     try {
@@ -139,8 +147,11 @@ export class MdpBroker {
     const now = performance.now();
     const core = new BrokerCore(
       { ...this.opts, logger: this.logger },
-      (identity, frames) => {
-        router.send([identity, ...frames]).catch((err: unknown) => this.onSendError(identity, err));
+      (identity, frames, undelivered) => {
+        router.send([identity, ...frames]).catch((err: unknown) => {
+          undelivered?.();
+          this.onSendError(identity, err);
+        });
       },
       now,
     );
