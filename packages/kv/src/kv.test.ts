@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer, Publisher } from 'zeromq';
-import { Cleanup, memoryLogger, waitFor, within } from '@raspy/test-support';
+import { Cleanup, memoryLogger, waitFor, whenPortFree, within } from '@raspy/test-support';
 import { KvClient, KvServer, encodeSequence, isKvError, type KvChange, type KvClientOptions, type KvServerOptions } from './index.js';
 
 const cleanup = new Cleanup();
@@ -166,7 +166,7 @@ describe('restarts', () => {
     const resynced = new Promise<string>((resolve) => client.once('resync', resolve));
     await first.stop();
     const second = cleanup.add(new KvServer({ endpoints }));
-    await second.start();
+    await whenPortFree(() => second.start(), 'the ports of the first server');
     second.set('/h/c', '3');
     await within(resynced, 5000, 'a resync');
     await waitFor(() => client.ready && client.get('/h/c') !== undefined && client.get('/h/a') === undefined, 'the client to converge');
@@ -185,7 +185,7 @@ describe('restarts', () => {
     const endpoints = first.endpoints;
     await first.stop();
     const second = cleanup.add(new KvServer({ endpoints, dataDir: dir }));
-    await second.start();
+    await whenPortFree(() => second.start(), 'the ports of the first server');
     expect(serverText(second)).toEqual([['/p/keep', 'kept']]);
     second.set('/p/after', 'restart');
     await waitFor(() => client.get('/p/after') !== undefined, 'the update after the restart', 6000);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MdpBroker, MdpClient, MdpWorker, type MdpHandler, type MdpVersion, type StreamReply } from './index.js';
 import { Cleanup, memoryLogger, startBroker, waitFor, waitForWorkers, within } from './test-support/helpers.js';
+import { whenPortFree } from '@raspy/test-support';
 
 const PYTHON = process.env.RASPY_PYTHON ?? '/usr/bin/python3';
 const PEERS = join(__dirname, '..', 'test', 'python', 'mdp_peers.py');
@@ -268,7 +269,7 @@ describeInterop('MDP interop with pyzmq peers written from the RFCs', () => {
       await waitFor(() => peer.stderr.includes('DISCONNECT from the broker'), 'the python worker to read DISCONNECT');
       await peer.line((l) => l === 'ready', 'worker to send READY on a new socket', readies + 1);
       const second = cleanup.add(new MdpBroker({ endpoint: first.endpoint, heartbeatInterval: 100 }));
-      await second.start();
+      await whenPortFree(() => second.start(), 'the port of the first broker');
       await waitForWorkers(second, 'phoenix');
       expect(text(await ourClient(first.endpoint, 2).request('phoenix', 'again'))).toEqual(['py', 'again']);
     });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Dealer } from 'zeromq';
 import { MdpBroker, MdpClient, MdpWorker, isMdpError, type MdpError, type MdpHandler, type MdpVersion } from './index.js';
 import { Cleanup, deferred, memoryLogger, startBroker, waitFor, waitForWorkers, within } from './test-support/helpers.js';
+import { unusedPort, whenPortFree } from '@raspy/test-support';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -211,11 +212,8 @@ describe('errors a client sees', () => {
   });
 
   test('no broker: ERR_MDP_BROKER_UNREACHABLE', async () => {
-    // Take a free port and release it, so nothing listens there.
-    const probe = new MdpBroker({ endpoint: 'tcp://127.0.0.1:*' });
-    await probe.start();
-    const endpoint = probe.endpoints[0] as string;
-    await probe.stop();
+    // A port nothing listens on.
+    const endpoint = `tcp://127.0.0.1:${await unusedPort()}`;
     const c = client(endpoint, 2, { timeout: 150, retries: 1 });
     const err = await expectCode(c.request('echo', 'x'), 'ERR_MDP_BROKER_UNREACHABLE');
     expect(err.message).toContain(endpoint);
@@ -314,7 +312,7 @@ describe('worker behaviour', () => {
     await waitForWorkers(first.broker, 'phoenix');
     await first.broker.stop();
     const second = cleanup.add(new MdpBroker({ endpoint: first.endpoint, heartbeatInterval: 100 }));
-    await second.start();
+    await whenPortFree(() => second.start(), 'the port of the first broker');
     await waitForWorkers(second, 'phoenix', 1, 5000);
     expect(text(await client(first.endpoint).request('phoenix', 'x'))).toEqual(['alive']);
   });
@@ -329,11 +327,11 @@ describe('worker behaviour', () => {
     await first.broker.stop();
     const { Router } = await import('zeromq');
     const silent = cleanup.add(new Router({ linger: 0 }));
-    await silent.bind(first.endpoint);
+    await whenPortFree(() => silent.bind(first.endpoint), 'the port of the first broker');
     await waitFor(() => log.lines.some((l) => l.message === 'reconnecting to the broker'), 'the worker to give up on a silent broker', 3000);
     silent.close();
     const second = cleanup.add(new MdpBroker({ endpoint: first.endpoint, heartbeatInterval: 100 }));
-    await second.start();
+    await whenPortFree(() => second.start(), 'the port of the first broker');
     await waitForWorkers(second, 'phoenix', 1, 5000);
   });
 });
@@ -389,7 +387,7 @@ describe('faults', () => {
     await first.broker.stop();
     const before = done;
     const second = cleanup.add(new MdpBroker({ endpoint, heartbeatInterval: 100 }));
-    await second.start();
+    await whenPortFree(() => second.start(), 'the port of the first broker');
     await waitFor(() => done >= before + 100, '100 requests after the restart', 10_000);
     running = false;
     await Promise.all(loops);

@@ -84,3 +84,33 @@ export function memoryLogger(): TestLogger & { lines: { level: string; message: 
   });
   return Object.assign(make({}), { lines });
 }
+
+/**
+ * Runs `start` again while it fails with EADDRINUSE: a port released by a
+ * socket closed in this process is freed by ZeroMQ's I/O thread a moment later.
+ */
+export async function whenPortFree<T>(start: () => Promise<T>, what: string, timeout = 5000): Promise<T> {
+  const deadline = performance.now() + timeout;
+  for (;;) {
+    try {
+      return await start();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || performance.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
+export async function unusedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -187,7 +187,8 @@ export class KvServer {
       this.closeSockets();
       await this.store?.close().catch(() => {});
       this.store = null;
-      this.state = 'stopped';
+      this.bound = null;
+      this.state = 'new'; // may be started again (e.g. once the port is free)
       throw err;
     }
     this.loops.push(this.collectLoop(this.collector as Subscriber));
