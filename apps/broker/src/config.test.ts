@@ -4,7 +4,12 @@ describe('parseConfig', () => {
   test('defaults: tcp://*:5514, info, format decided by the terminal', () => {
     expect(parseConfig([], {})).toEqual({
       kind: 'run',
-      config: { broker: { endpoint: ['tcp://*:5514'] }, logLevel: 'info', logFormat: undefined },
+      config: {
+        broker: { endpoint: ['tcp://*:5514'] },
+        kv: { host: 'tcp://*', port: 5515, dataDir: undefined },
+        logLevel: 'info',
+        logFormat: undefined,
+      },
     });
   });
 
@@ -20,10 +25,22 @@ describe('parseConfig', () => {
       kind: 'run',
       config: {
         broker: { endpoint: ['tcp://127.0.0.1:6000', 'ipc:///tmp/b'], heartbeatInterval: 1000, maxQueuePerService: 50 },
+        kv: { host: 'tcp://*', port: 5515, dataDir: undefined },
         logLevel: 'debug',
         logFormat: 'json',
       },
     });
+  });
+
+  test('key/value server: port, interface, data directory, or off', () => {
+    const on = parseConfig(['--kv-port', '0', '--kv-host', 'tcp://127.0.0.1'], { RASPY_KV_DATA: '/var/lib/raspy/kv' });
+    expect(on.kind === 'run' && on.config.kv).toEqual({ host: 'tcp://127.0.0.1', port: 0, dataDir: '/var/lib/raspy/kv' });
+    const off = parseConfig(['--no-kv'], {});
+    expect(off.kind === 'run' && off.config.kv).toBeNull();
+    const envOff = parseConfig([], { RASPY_KV: 'off' });
+    expect(envOff.kind === 'run' && envOff.config.kv).toBeNull();
+    expect(parseConfig(['--kv-port', '65534'], {})).toMatchObject({ kind: 'error', message: expect.stringMatching(/up to 65533/) });
+    expect(parseConfig(['--kv-host', 'tcp://*:5515'], {})).toMatchObject({ kind: 'error', message: expect.stringMatching(/no port/) });
   });
 
   test('comma-separated endpoints from the environment', () => {

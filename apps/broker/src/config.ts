@@ -7,9 +7,17 @@
 import { parseArgs } from 'node:util';
 import { isLogLevel, type BrokerOptions, type LogLevel } from '@raspy/mdp';
 
+/** Where and how the key/value server runs; null when it is off. */
+export interface KvAppConfig {
+  host: string;
+  port: number;
+  dataDir: string | undefined;
+}
+
 /** What the broker app runs with. */
 export interface BrokerAppConfig {
   broker: BrokerOptions & { endpoint: string[] };
+  kv: KvAppConfig | null;
   logLevel: LogLevel | 'silent';
   logFormat: 'json' | 'pretty' | undefined;
 }
@@ -23,7 +31,8 @@ export type ParseOutcome =
 
 export const USAGE = `Usage: raspy-broker [options]
 
-Runs the RasPy Majordomo broker (MDP v0.1 and v0.2 on one socket, with MMI).
+Runs the RasPy Majordomo broker (MDP v0.1 and v0.2 on one socket, with MMI)
+and the key/value tree server (Clone, 12/CHP) next to it.
 
 Options (each has an environment variable; flags win):
   --endpoint <ep>           bind address, repeatable          RASPY_BROKER_ENDPOINT (comma-separated)
@@ -35,6 +44,12 @@ Options (each has an environment variable; flags win):
                                                               RASPY_REQUEST_TIMEOUT      (10000)
   --max-queue <n>           most requests waiting per service RASPY_MAX_QUEUE            (1000)
   --max-pending <n>         most requests waiting in all      RASPY_MAX_PENDING          (100000)
+  --kv-host <addr>          key/value server interface        RASPY_KV_HOST              (tcp://*)
+  --kv-port <port>          key/value snapshot port P (P+1, P+2 follow; 0: any free)
+                                                              RASPY_KV_PORT              (5515)
+  --kv-data <dir>           keep the key/value tree in this directory across restarts
+                                                              RASPY_KV_DATA              (none)
+  --no-kv                   do not run the key/value server   RASPY_KV=off
   --log-level <level>       debug, info, warn, error, silent  RASPY_LOG_LEVEL            (info)
   --log-format <format>     json or pretty                    RASPY_LOG_FORMAT  (pretty on a terminal)
   -h, --help                show this help
@@ -70,6 +85,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
         'request-timeout': { type: 'string' },
         'max-queue': { type: 'string' },
         'max-pending': { type: 'string' },
+        'kv-host': { type: 'string' },
+        'kv-port': { type: 'string' },
+        'kv-data': { type: 'string' },
+        'no-kv': { type: 'boolean' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -106,6 +125,22 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     broker[key] = n;
   }
 
+  let kv: KvAppConfig | null = null;
+  const kvOff = values['no-kv'] === true || /^(off|false|0|no)$/i.test(env.RASPY_KV ?? '');
+  if (!kvOff) {
+    const host = (values['kv-host'] as string | undefined) ?? env.RASPY_KV_HOST ?? 'tcp://*';
+    if (!/^tcp:\/\/[^:/]+$/.test(host)) {
+      return { kind: 'error', message: `--kv-host must look like tcp://interface (no port), got "${host}"` };
+    }
+    const rawPort = (values['kv-port'] as string | undefined) ?? env.RASPY_KV_PORT ?? '5515';
+    const port = Number(rawPort);
+    if (!Number.isInteger(port) || port < 0 || port > 65533) {
+      return { kind: 'error', message: `--kv-port (RASPY_KV_PORT) must be a port number up to 65533, or 0, got "${rawPort}"` };
+    }
+    const dataDir = (values['kv-data'] as string | undefined) ?? env.RASPY_KV_DATA;
+    kv = { host, port, dataDir: dataDir === '' ? undefined : dataDir };
+  }
+
   const logLevel = (values['log-level'] as string | undefined) ?? env.RASPY_LOG_LEVEL ?? 'info';
   if (!isLogLevel(logLevel)) {
     return { kind: 'error', message: `--log-level must be debug, info, warn, error or silent, got "${logLevel}"` };
@@ -114,5 +149,5 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
     return { kind: 'error', message: `--log-format must be json or pretty, got "${logFormat}"` };
   }
-  return { kind: 'run', config: { broker, logLevel, logFormat } };
+  return { kind: 'run', config: { broker, kv, logLevel, logFormat } };
 }

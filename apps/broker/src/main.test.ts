@@ -2,27 +2,32 @@
  * The broker app as a user runs it: a child process, real sockets, signals.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MdpClient, MdpWorker } from '@raspy/mdp';
+import { KvClient, type KvEndpoints } from '@raspy/kv';
 
 const main = join(__dirname, '..', 'dist', 'main.js');
 
 interface Running {
   child: ChildProcess;
   endpoint: string;
+  kv: KvEndpoints | null;
   lines: Record<string, unknown>[];
   exited: Promise<number | null>;
 }
 
-/** Starts the app on an ephemeral port and waits for its "broker listening" log line. */
+/** Starts the app on ephemeral ports and waits for its "raspy-broker running" log line. */
 function startApp(extra: string[] = []): Promise<Running> {
-  const child = spawn(process.execPath, [main, '--endpoint', 'tcp://127.0.0.1:*', '--log-format', 'json', '--heartbeat-interval', '100', ...extra], {
+  const args = ['--endpoint', 'tcp://127.0.0.1:*', '--kv-host', 'tcp://127.0.0.1', '--kv-port', '0', '--log-format', 'json', '--heartbeat-interval', '100'];
+  const child = spawn(process.execPath, [main, ...args, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines: Record<string, unknown>[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "broker listening" line within 10 s: ${JSON.stringify(lines)}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`no "raspy-broker running" line within 10 s: ${JSON.stringify(lines)}`)), 10_000);
     let buffer = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       buffer += chunk;
@@ -31,9 +36,17 @@ function startApp(extra: string[] = []): Promise<Running> {
         const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
         buffer = buffer.slice(nl + 1);
         lines.push(line);
-        if (line.msg === 'broker listening') {
+        if (line.msg === 'raspy-broker running') {
           clearTimeout(timer);
-          resolve({ child, endpoint: (line.endpoints as string[])[0] as string, lines, exited });
+          const mdp = lines.find((l) => l.msg === 'broker listening') as { endpoints: string[] };
+          const kv = lines.find((l) => l.msg === 'key/value server listening') as (KvEndpoints & Record<string, unknown>) | undefined;
+          resolve({
+            child,
+            endpoint: mdp.endpoints[0] as string,
+            kv: kv === undefined ? null : { snapshot: kv.snapshot, publisher: kv.publisher, collector: kv.collector },
+            lines,
+            exited,
+          });
         }
       }
     });
@@ -54,6 +67,7 @@ test('serves clients and workers, logs JSON lines with the component, and stops 
   running = await startApp();
   const { child, endpoint, lines, exited } = running;
   expect(lines[0]).toMatchObject({ level: 'info', component: 'broker', msg: 'broker listening' });
+  expect(lines).toContainEqual(expect.objectContaining({ component: 'kv', msg: 'key/value server listening' }));
   const worker = new MdpWorker({ endpoint, service: 'echo', handler: (f) => f, heartbeatInterval: 100 });
   await worker.start();
   const client = new MdpClient({ endpoint, timeout: 5000 });
@@ -65,7 +79,33 @@ test('serves clients and workers, logs JSON lines with the component, and stops 
   }
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
-  expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'broker stopped', 'bye']));
+  expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'broker stopped', 'key/value server stopped', 'bye']));
+});
+
+test('hosts the key/value tree next to the broker, kept in a data directory across restarts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raspy-broker-kv-'));
+  try {
+    running = await startApp(['--kv-data', dir]);
+    const first = new KvClient({ servers: running.kv as KvEndpoints, subtree: '/house/' });
+    await first.start();
+    await first.setJson('/house/name', 'home sweet home');
+    await first.close();
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+    running = await startApp(['--kv-data', dir]);
+    const second = new KvClient({ servers: running.kv as KvEndpoints, subtree: '/house/' });
+    await second.start();
+    expect(second.getJson('/house/name')).toBe('home sweet home');
+    await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--no-kv runs the broker alone', async () => {
+  running = await startApp(['--no-kv']);
+  expect(running.kv).toBeNull();
+  expect(running.lines.some((l) => l.component === 'kv')).toBe(false);
 });
 
 test('SIGINT stops it too', async () => {

@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { MdpBroker, createLogger } from '@raspy/mdp';
+import { KvServer } from '@raspy/kv';
 import { parseConfig, USAGE } from './config.js';
 
 const require = createRequire(import.meta.url);
@@ -28,10 +29,19 @@ async function main(): Promise<void> {
   const { config } = outcome;
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'raspy-broker' });
   const broker = new MdpBroker({ ...config.broker, logger: logger.child('broker') });
+  const kv = config.kv === null ? null : new KvServer({ ...config.kv, logger: logger.child('kv') });
   try {
     await broker.start();
   } catch (err) {
     logger.error('cannot start the broker', { error: err as Error, endpoints: config.broker.endpoint });
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    await kv?.start();
+  } catch (err) {
+    logger.error('cannot start the key/value server', { error: err as Error, port: config.kv?.port, dataDir: config.kv?.dataDir });
+    await broker.stop();
     process.exitCode = 1;
     return;
   }
@@ -45,7 +55,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info('stopping', { signal });
-    broker.stop().then(
+    Promise.all([broker.stop(), kv?.stop()]).then(
       () => logger.info('bye'),
       (err: unknown) => {
         logger.error('error while stopping', { error: err as Error });
