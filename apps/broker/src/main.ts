@@ -30,32 +30,17 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'raspy-broker' });
   const broker = new MdpBroker({ ...config.broker, logger: logger.child('broker') });
   const kv = config.kv === null ? null : new KvServer({ ...config.kv, logger: logger.child('kv') });
-  try {
-    await broker.start();
-  } catch (err) {
-    logger.error('cannot start the broker', { error: err as Error, endpoints: config.broker.endpoint });
-    process.exitCode = 1;
-    return;
-  }
-  try {
-    await kv?.start();
-  } catch (err) {
-    logger.error('cannot start the key/value server', { error: err as Error, port: config.kv?.port, dataDir: config.kv?.dataDir });
-    await broker.stop();
-    process.exitCode = 1;
-    return;
-  }
-  logger.info('raspy-broker running', { version, pid: process.pid });
 
-  let stopping = false;
+  // Signals are handled from the start, so one that comes while starting
+  // still stops everything cleanly.
+  let stopping: Promise<void> | null = null;
   const stop = (signal: string): void => {
-    if (stopping) {
+    if (stopping !== null) {
       logger.warn('second signal, exiting now', { signal });
       process.exit(1);
     }
-    stopping = true;
     logger.info('stopping', { signal });
-    Promise.all([broker.stop(), kv?.stop()]).then(
+    stopping = Promise.all([broker.stop(), kv?.stop()]).then(
       () => logger.info('bye'),
       (err: unknown) => {
         logger.error('error while stopping', { error: err as Error });
@@ -65,6 +50,26 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  try {
+    await broker.start();
+  } catch (err) {
+    logger.error('cannot start the broker', { error: err as Error, endpoints: config.broker.endpoint });
+    process.exitCode = 1;
+    process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+    return;
+  }
+  try {
+    if (stopping === null) await kv?.start();
+  } catch (err) {
+    logger.error('cannot start the key/value server', { error: err as Error, port: config.kv?.port, dataDir: config.kv?.dataDir });
+    await broker.stop();
+    process.exitCode = 1;
+    process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+    return;
+  }
+  if (stopping !== null) return;
+  logger.info('raspy-broker running', { version, pid: process.pid });
 }
 
 main().catch((err: unknown) => {

@@ -217,6 +217,18 @@ describe('restarts', () => {
   });
 });
 
+describe('lifecycle', () => {
+  test('stop() while start() is under way: the server starts, then stops and releases its data directory', async () => {
+    const dir = tempDir();
+    const server = new KvServer({ host: 'tcp://127.0.0.1', port: 0, dataDir: dir });
+    const started = server.start();
+    await server.stop();
+    await started;
+    const again = await startServer({ dataDir: dir });
+    expect(again.stats().keys).toBe(0);
+  });
+});
+
 describe('errors and bad input', () => {
   test('set() refuses bad keys and values before sending, and times out without a server', async () => {
     const server = await startServer();

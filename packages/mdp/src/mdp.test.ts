@@ -65,6 +65,24 @@ describe('both protocol versions on one broker', () => {
   });
 });
 
+describe('lifecycle', () => {
+  test('stop() while start() is under way stops the broker once it has started; a failed start can be retried', async () => {
+    const broker = new MdpBroker({ endpoint: 'tcp://127.0.0.1:*' });
+    const started = broker.start();
+    const stopped = broker.stop();
+    await started;
+    await stopped;
+    expect(broker.running).toBe(false);
+    const { broker: holder, endpoint } = await startBroker(cleanup);
+    const second = new MdpBroker({ endpoint });
+    await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await holder.stop();
+    await whenPortFree(() => second.start(), 'the port');
+    expect(second.running).toBe(true);
+    await second.stop();
+  });
+});
+
 describe('MMI over the wire', () => {
   test('service, echo, discovery, stats, workers and 501', async () => {
     const { broker, endpoint } = await startBroker(cleanup);

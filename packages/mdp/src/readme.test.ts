@@ -20,6 +20,8 @@ test('the README example runs and prints what the README says', () => {
   const expected = block('It prints:', 'text');
   const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
     cwd: join(__dirname, '..'),
+    // Plain text, as in the README, even when the test runner forces colours.
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
     encoding: 'utf8',
     timeout: 20_000,
   });

@@ -115,6 +115,7 @@ export class KvServer {
   private counters = { updates: 0, dropped: 0, snapshots: 0 };
   private state: 'new' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   /** UUIDs of the last KVSETs applied, to recognise one sent again. */
   private readonly recentUuids = new Set<string>();
 
@@ -177,9 +178,18 @@ export class KvServer {
    *
    * @throws KvError `ERR_KV_STORAGE` for an unusable data directory; the bind error for a busy port
    */
-  async start(): Promise<void> {
-    if (this.state !== 'new') throw new KvError('ERR_KV_INVALID_ARGUMENT', `the server is ${this.state}`);
+  start(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new KvError('ERR_KV_INVALID_ARGUMENT', `the server is ${this.state}`));
     this.state = 'running';
+    const starting = this.doStart();
+    this.starting = starting;
+    starting.catch(() => {
+      if (this.starting === starting) this.starting = null;
+    });
+    return starting;
+  }
+
+  private async doStart(): Promise<void> {
     try {
       if (this.opts.dataDir !== null) await this.load(this.opts.dataDir);
       await this.bind();
@@ -217,7 +227,7 @@ export class KvServer {
 
   /**
    * Stops serving, writes what is pending to the data directory and closes
-   * every socket. Safe to call twice.
+   * every socket. Safe to call twice, and while {@link start} is under way.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -225,6 +235,8 @@ export class KvServer {
   }
 
   private async doStop(): Promise<void> {
+    // Stopped while starting: let the start finish, then undo it.
+    await this.starting?.catch(() => {});
     if (this.state !== 'running') return;
     this.state = 'stopped';
     for (const t of this.timers) clearInterval(t);

@@ -91,6 +91,7 @@ export class MdpBroker {
   private loop: Promise<void> | null = null;
   private bound: string[] = [];
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
 
   /**
    * @param options - endpoints, timings and limits; see {@link BrokerOptions}
@@ -123,8 +124,20 @@ export class MdpBroker {
    *
    * @throws the bind error (address in use, bad endpoint) after releasing the socket
    */
-  async start(): Promise<void> {
-    if (this.router !== null) throw new MdpError('ERR_MDP_INVALID_ARGUMENT', 'the broker is already started');
+  start(): Promise<void> {
+    if (this.router !== null || this.starting !== null) {
+      return Promise.reject(new MdpError('ERR_MDP_INVALID_ARGUMENT', 'the broker is already started'));
+    }
+    const starting = this.doStart();
+    this.starting = starting;
+    // A failed start may be tried again (e.g. once the port is free).
+    starting.catch(() => {
+      if (this.starting === starting) this.starting = null;
+    });
+    return starting;
+  }
+
+  private async doStart(): Promise<void> {
     const router = new Router({
       mandatory: true,
       sendTimeout: 0,
@@ -181,7 +194,7 @@ export class MdpBroker {
 
   /**
    * Tells every worker to disconnect, stops serving and closes the socket.
-   * Safe to call more than once.
+   * Safe to call more than once, and while {@link start} is under way.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -189,6 +202,8 @@ export class MdpBroker {
   }
 
   private async doStop(): Promise<void> {
+    // Stopped while starting: let the start finish, then undo it.
+    await this.starting?.catch(() => {});
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     const router = this.router;
