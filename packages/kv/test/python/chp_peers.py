@@ -37,7 +37,8 @@ P is the snapshot port; the publisher is P+1, the collector P+2.
       Guide's servers send), or with --kthxbai highest the highest sequence of
       the KVSYNCs sent (the RFC's words; 0 when none). KVSET -> next sequence,
       store (empty value: delete), KVPUB with the KVSET's uuid and properties.
-      ttl=N: deleted after N seconds, the delete published [key, seq, "", "", ""].
+      ttl=N: deleted after N seconds, the delete published [key, seq, "", "", ""];
+      ttl=0 is no TTL (the Guide's clone class sends it with every permanent set).
       HUGZ [HUGZ, 0, "", "", ""] every second (--hugz-idle-only: only after a
       second without any other publication, the RFC's "in the absence of
       other updates"). Port 0 finds three consecutive free ports. The first
@@ -343,14 +344,15 @@ class Server:
     def update(self, key, uuid, props_frame, value):
         """A KVSET (or a set from stdin): next sequence, store, publish."""
         props = parse_properties(props_frame)
+        ttl = float(props.get("ttl", "0"))  # 0: no TTL, as the Guide's servers read it
         self.sequence += 1
         if value == b"":
             self.kvmap.pop(key, None)
             self.expiry.pop(key, None)
         else:
             self.kvmap[key] = (self.sequence, value)
-            if "ttl" in props:
-                self.expiry[key] = time.monotonic() + float(props["ttl"])
+            if ttl > 0:
+                self.expiry[key] = time.monotonic() + ttl
             else:
                 self.expiry.pop(key, None)
         self.publish([key, seq_frame(self.sequence), uuid, props_frame, value])
