@@ -281,12 +281,9 @@ describeInterop('CHP interop with pyzmq peers written from the RFC', () => {
       expect(again).toContainEqual({ event: 'confirmed', key: '/x/r', uuid });
       expect(server.get('/x/r')?.toString()).toBe('later');
     });
-    // KNOWN BUG (reported, not fixed here): the Guide's clone class (clone.c, clone_set)
-    // sends "ttl=<int>" with every KVSET and "ttl=0" for a permanent key, which its
-    // servers read as "no TTL". Our server refuses ttl=0 ("ttl must be between 0 and
-    // ...") and drops the whole KVSET. `test.failing` passes while the bug is there;
-    // once it is fixed, drop `.failing`.
-    test.failing('KNOWN BUG: a KVSET with ttl=0 (a permanent set of the Guide\'s clone class) is applied as a permanent key', async () => {
+    // The Guide's clone class (clone.c, clone_set) sends "ttl=<int>" with every
+    // KVSET and "ttl=0" for a permanent key, which its servers read as "no TTL".
+    test('a KVSET with ttl=0 (a permanent set of the Guide\'s clone class) is applied as a permanent key', async () => {
       const { server, port } = await startServer();
       // The key is outside the Python client's subtree: it sends and exits without waiting for an echo.
       await pyClient(port, ['--subtree', '/elsewhere/', '--set', '/x/perm=1', '--ttl', '0']);
@@ -414,6 +411,22 @@ describeInterop('CHP interop with pyzmq peers written from the RFC', () => {
       await waitFor(() => client.get('/x/tick')?.toString() === String(ticks - 1), 'the last tick');
       expect(client.resyncCount).toBe(0);
       expect(client.ready).toBe(true);
+    });
+
+    test('a server that sends HUGZ only when idle, busy with another subtree: our client stays in sync (liveness probe)', async () => {
+      const py = await pyServer(['--hugz-idle-only', '--hugz', '250']);
+      await py.set('/x/quiet', 'still here');
+      const client = await startClient(py.endpoint, '/x/', 1000);
+      // Busy elsewhere for three of the client's serverTimeouts: nothing reaches a /x/ subscriber.
+      const start = performance.now();
+      for (let i = 0; performance.now() - start < 3000; i++) {
+        await py.set('/y/tick', String(i));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await py.set('/x/after', 'busy spell');
+      await waitFor(() => client.get('/x/after') !== undefined, 'the update after the busy spell');
+      expect(client.resyncCount).toBe(0);
+      expect(client.get('/x/quiet')?.toString()).toBe('still here');
     });
   });
 

@@ -217,6 +217,28 @@ describe('restarts', () => {
   });
 });
 
+describe('duplicate UUIDs', () => {
+  test('a KVSET refused for the key limit is not remembered: sent again later, it is applied', async () => {
+    const server = await startServer({ maxKeys: 1 });
+    server.set('/x/a', '1');
+    const probe = await startClient(server, { subtree: '/x/' });
+    const pub = cleanup.add(new Publisher({ linger: 0 }));
+    pub.connect(server.endpoints.collector);
+    await waitFor(async () => {
+      await pub.send(['/x/a', encodeSequence(0), '', '', 'connected']);
+      return probe.get('/x/a')?.toString() === 'connected';
+    }, 'the raw publisher to be connected');
+    const uuid = Buffer.alloc(16, 7);
+    const E = Buffer.alloc(0);
+    await pub.send(['/x/b', encodeSequence(0), uuid, E, '2']);
+    await waitFor(() => server.stats().dropped === 1, 'the refusal');
+    server.set('/x/a', '');
+    await pub.send(['/x/b', encodeSequence(0), uuid, E, '2']);
+    await waitFor(() => probe.get('/x/b') !== undefined, 'the second KVSET to be applied');
+    expect(server.get('/x/b')?.toString()).toBe('2');
+  });
+});
+
 describe('lifecycle', () => {
   test('stop() while start() is under way: the server starts, then stops and releases its data directory', async () => {
     const dir = tempDir();

@@ -316,21 +316,23 @@ export class KvServer {
   private update(msg: KvMessage): string | null {
     const ttl = ttlOf(msg.properties);
     if (typeof ttl === 'string') return ttl;
-    if (msg.uuid.length === 16) {
-      // A client sends a KVSET again when its session ended before the echo
-      // came. Applying it twice could undo a later update by someone else;
-      // instead the key is published as it is now, with that UUID, which
-      // confirms the update to its sender and changes nothing.
-      const id = msg.uuid.toString('latin1');
-      if (this.recentUuids.has(id)) {
-        this.echo(msg);
-        return null;
-      }
-      this.recentUuids.add(id);
-      if (this.recentUuids.size > RECENT_UUIDS) this.recentUuids.delete(this.recentUuids.values().next().value as string);
+    // A client sends a KVSET again when its session ended before the echo
+    // came. Applying it twice could undo a later update by someone else;
+    // instead the key is published as it is now, with that UUID: that
+    // confirms the update to its sender and changes no value (an ephemeral
+    // key's time to live starts again, as for any set of it).
+    const id = msg.uuid.length === 16 ? msg.uuid.toString('latin1') : null;
+    if (id !== null && this.recentUuids.has(id)) {
+      this.echo(msg);
+      return null;
     }
     if (msg.value.length > 0 && !this.tree.has(msg.key) && this.tree.size >= this.opts.maxKeys) {
       return `the tree holds ${this.opts.maxKeys} keys, its limit`;
+    }
+    if (id !== null) {
+      // Only applied updates are remembered: a refused one may be sent again.
+      this.recentUuids.add(id);
+      if (this.recentUuids.size > RECENT_UUIDS) this.recentUuids.delete(this.recentUuids.values().next().value as string);
     }
     const pub = this.tree.apply(msg, performance.now(), ttl);
     this.counters.updates++;

@@ -25,7 +25,8 @@ test('ttl: parsed in seconds, refused when malformed', () => {
   expect(ttlOf({})).toBeNull();
   expect(ttlOf({ ttl: '2.5' })).toBe(2500);
   expect(ttlOf({ ttl: 'soon' })).toMatch(/number of seconds/);
-  expect(ttlOf({ ttl: '0' })).toMatch(/between/);
+  expect(ttlOf({ ttl: '0' })).toBeNull(); // the Guide's clone class sends ttl=0 for permanent keys
+  expect(ttlOf({ ttl: '31536001' })).toMatch(/at most/);
   expect(ttlOf({ ttl: '1e9' })).toMatch(/number of seconds/);
 });
 

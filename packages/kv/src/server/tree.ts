@@ -32,7 +32,9 @@ export interface TreeUpdate {
 export const MAX_TTL_SECONDS = 365 * 24 * 3600;
 
 /**
- * Reads the `ttl` property: seconds, a positive decimal number.
+ * Reads the `ttl` property: seconds, a non-negative decimal number. `ttl=0`
+ * means "no time to live" (the Guide's clone class puts `ttl=0` on every
+ * permanent set).
  *
  * @returns the TTL in ms, null when there is none, or an error text
  */
@@ -41,7 +43,8 @@ export function ttlOf(properties: Readonly<Record<string, string>>): number | nu
   if (raw === undefined) return null;
   if (!/^\d+(\.\d+)?$/.test(raw)) return `ttl must be a number of seconds, got ${JSON.stringify(raw)}`;
   const seconds = Number(raw);
-  if (seconds <= 0 || seconds > MAX_TTL_SECONDS) return `ttl must be between 0 and ${MAX_TTL_SECONDS} seconds, got ${raw}`;
+  if (seconds === 0) return null;
+  if (seconds > MAX_TTL_SECONDS) return `ttl must be at most ${MAX_TTL_SECONDS} seconds, got ${raw}`;
   return seconds * 1000;
 }
 
