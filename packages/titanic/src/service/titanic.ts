@@ -69,6 +69,7 @@ export class TitanicServer {
   private workers: MdpWorker[] = [];
   private state: 'new' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
 
   /** @param options - broker, data directory, workers; see {@link TitanicOptions} */
   constructor(private readonly options: TitanicOptions) {
@@ -84,9 +85,14 @@ export class TitanicServer {
    *
    * @throws TitanicError `ERR_TITANIC_STORAGE` when the data directory cannot be used
    */
-  async start(): Promise<void> {
-    if (this.state !== 'new') throw new TitanicError('ERR_TITANIC_INVALID_ARGUMENT', `Titanic is ${this.state}`);
+  start(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new TitanicError('ERR_TITANIC_INVALID_ARGUMENT', `Titanic is ${this.state}`));
     this.state = 'running';
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const { store, problems } = await RequestStore.open(this.options.dataDir, this.options.maxOpen);
     for (const problem of problems) this.logger.warn('request journal', { problem });
     this.store = store;
@@ -141,6 +147,8 @@ export class TitanicServer {
   }
 
   private async doStop(): Promise<void> {
+    // Stopped while starting: let the start finish (or fail), then undo it.
+    await this.starting?.catch(() => {});
     if (this.state !== 'running') return;
     this.state = 'stopped';
     await Promise.all(this.workers.map((w) => w.stop()));

@@ -55,6 +55,7 @@ export class StoreService {
   private store: SettingsStore | null = null;
   private workers: MdpWorker[] = [];
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
 
   /** @param options - broker, data directory; see {@link StoreServiceOptions} */
   constructor(private readonly options: StoreServiceOptions) {
@@ -71,7 +72,12 @@ export class StoreService {
    *
    * @throws TitanicError `ERR_TITANIC_STORAGE` when the data directory cannot be used
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const { store, problems } = await SettingsStore.open(this.options.dataDir);
     for (const problem of problems) this.logger.warn('settings journal', { problem });
     this.store = store;
@@ -94,6 +100,7 @@ export class StoreService {
   /** Stops the workers and closes the journal once writes are on disk. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.starting?.catch(() => {});
       await Promise.all(this.workers.map((w) => w.stop()));
       await this.store?.shutdown();
     })();

@@ -1,0 +1,61 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from './config.js';
+import { checkDataDir, defaultDataDir } from './data-dir.js';
+
+describe('data directory', () => {
+  test('defaults to the user data folder of each system', () => {
+    expect(defaultDataDir({}, 'linux', '/home/pi')).toBe('/home/pi/.local/share/raspy');
+    expect(defaultDataDir({ XDG_DATA_HOME: '/data' }, 'linux', '/home/pi')).toBe('/data/raspy');
+    expect(defaultDataDir({ XDG_DATA_HOME: 'relative' }, 'linux', '/home/pi')).toBe('/home/pi/.local/share/raspy');
+    expect(defaultDataDir({}, 'darwin', '/Users/ann')).toBe('/Users/ann/Library/Application Support/raspy');
+    expect(defaultDataDir({}, 'linux', null)).toEqual({ error: expect.stringMatching(/give one with --data/) });
+  });
+
+  test('never in the temporary folder by default', () => {
+    expect(defaultDataDir({ XDG_DATA_HOME: join(tmpdir(), 'x') }, 'linux', '/home/pi')).toEqual({ error: expect.stringMatching(/emptied at boot/) });
+    expect(checkDataDir(join(tmpdir(), 'a', 'b'))).toEqual({ error: expect.any(String) });
+    expect(checkDataDir('/var/lib/raspy')).toBe('/var/lib/raspy');
+  });
+});
+
+describe('parseConfig', () => {
+  test('defaults', () => {
+    expect(parseConfig([], {}, { dataDir: '/home/pi/.local/share/raspy' })).toEqual({
+      kind: 'run',
+      config: {
+        broker: 'tcp://127.0.0.1:5514',
+        dataDir: '/home/pi/.local/share/raspy',
+        dataDirWarning: null,
+        heartbeatInterval: undefined,
+        logLevel: 'info',
+        logFormat: undefined,
+      },
+    });
+  });
+
+  test('flags and environment; an explicit temporary data folder is allowed with a warning', () => {
+    const out = parseConfig(['--broker', 'tcp://pi1:5514', '--heartbeat-interval', '1000'], { RASPY_DATA: join(tmpdir(), 'mine'), RASPY_LOG_LEVEL: 'warn' });
+    expect(out).toMatchObject({
+      kind: 'run',
+      config: { broker: 'tcp://pi1:5514', dataDir: join(tmpdir(), 'mine'), heartbeatInterval: 1000, logLevel: 'warn', dataDirWarning: expect.stringMatching(/emptied at boot/) },
+    });
+  });
+
+  test.each([
+    [['--broker', 'pi1:5514'], /tcp:\/\/host:port/],
+    [['--heartbeat-interval', 'often'], /positive number/],
+    [['--log-level', 'chatty'], /--log-level/],
+    [['--nope'], /Unknown option/],
+  ])('refuses %j', (argv, message) => {
+    const out = parseConfig(argv, {}, { dataDir: '/x' });
+    expect(out).toMatchObject({ kind: 'error', message: expect.stringMatching(message) });
+  });
+
+  test('no home and no --data: a clear error', () => {
+    expect(parseConfig([], {}, { dataDir: { error: 'there is no home directory to keep data in; give one with --data' } })).toMatchObject({
+      kind: 'error',
+      message: expect.stringMatching(/--data/),
+    });
+  });
+});

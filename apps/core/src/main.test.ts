@@ -1,0 +1,63 @@
+/**
+ * The core as a user runs it: a child process against a broker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { MdpBroker, MdpClient, MdpWorker } from '@raspy/mdp';
+import { StoreClient, TitanicClient } from '@raspy/titanic';
+import { Cleanup, within } from '@raspy/test-support';
+
+const main = join(__dirname, '..', 'dist', 'main.js');
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+async function startCore(broker: string, dataDir: string): Promise<{ child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [main, '--broker', broker, '--data', dataDir, '--heartbeat-interval', '100', '--log-format', 'json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  cleanup.defer(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const lines: Record<string, unknown>[] = [];
+  await within(
+    new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'raspy-core running') resolve();
+      });
+      void exited.then((code) => reject(new Error(`raspy-core exited with ${code}: ${JSON.stringify(lines)}`)));
+    }),
+    15_000,
+    'raspy-core to run',
+  );
+  return { child, lines, exited };
+}
+
+test('runs Titanic and the settings store; settings survive a restart; SIGTERM stops it cleanly', async () => {
+  const broker = cleanup.add(new MdpBroker({ endpoint: 'tcp://127.0.0.1:*', heartbeatInterval: 100 }));
+  await broker.start();
+  const ep = broker.endpoints[0] as string;
+  const dir = mkdtempSync(join(tmpdir(), 'raspy-core-'));
+  cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
+
+  const first = await startCore(ep, dir);
+  expect(first.lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/emptied at boot/) }));
+  const worker = new MdpWorker({ endpoint: ep, service: 'garden.pump', heartbeatInterval: 100, handler: (f) => ['pumped', ...f] });
+  cleanup.defer(() => worker.stop());
+  await worker.start();
+  const mdp = cleanup.add(new MdpClient({ endpoint: ep, timeout: 5000 }));
+  const titanic = new TitanicClient(mdp);
+  expect((await titanic.call('garden.pump', ['10 litres'], { timeout: 10_000 })).map(String)).toEqual(['pumped', '10 litres']);
+  const settings = new StoreClient(mdp);
+  await settings.set('core/test', 'greeting', { text: 'hello' });
+
+  first.child.kill('SIGTERM');
+  expect(await first.exited).toBe(0);
+  expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'titanic stopped', 'bye']));
+
+  await startCore(ep, dir);
+  expect(await settings.get('core/test', 'greeting')).toEqual({ text: 'hello' });
+});

@@ -1,0 +1,82 @@
+/**
+ * `raspy-core`: Titanic and the settings store against a broker, until
+ * SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { createLogger } from '@raspy/mdp';
+import { StoreService, TitanicServer } from '@raspy/titanic';
+import { parseConfig, USAGE } from './config.js';
+
+const require = createRequire(import.meta.url);
+const version = (require('../package.json') as { version: string }).version;
+
+async function main(): Promise<void> {
+  const outcome = parseConfig(process.argv.slice(2), process.env);
+  if (outcome.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (outcome.kind === 'version') {
+    process.stdout.write(`raspy-core ${version}\n`);
+    return;
+  }
+  if (outcome.kind === 'error') {
+    process.stderr.write(`raspy-core: ${outcome.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { config } = outcome;
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'raspy-core' });
+  if (config.dataDirWarning !== null) logger.warn(config.dataDirWarning);
+  const titanic = new TitanicServer({
+    broker: config.broker,
+    dataDir: join(config.dataDir, 'titanic'),
+    heartbeatInterval: config.heartbeatInterval,
+    logger: logger.child('titanic'),
+  });
+  const store = new StoreService({
+    broker: config.broker,
+    dataDir: join(config.dataDir, 'store'),
+    heartbeatInterval: config.heartbeatInterval,
+    logger: logger.child('store'),
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (signal: string): void => {
+    if (stopping !== null) {
+      logger.warn('second signal, exiting now', { signal });
+      process.exit(1);
+    }
+    logger.info('stopping', { signal });
+    stopping = Promise.all([titanic.stop(), store.stop()]).then(
+      () => logger.info('bye'),
+      (err: unknown) => {
+        logger.error('error while stopping', { error: err as Error });
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  try {
+    await titanic.start();
+    await store.start();
+  } catch (err) {
+    logger.error('cannot start the core', { error: err as Error, dataDir: config.dataDir });
+    process.exitCode = 1;
+    await Promise.allSettled([titanic.stop(), store.stop()]);
+    process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+    return;
+  }
+  if (stopping !== null) return;
+  logger.info('raspy-core running', { version, pid: process.pid, broker: config.broker, dataDir: config.dataDir });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`raspy-core: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
