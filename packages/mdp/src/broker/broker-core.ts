@@ -335,7 +335,7 @@ export class BrokerCore {
         return;
       case 'disconnect':
         if (worker !== undefined) {
-          this.options.logger.info('worker disconnected', { service: worker.service.name, worker: identity.toString('hex') });
+          this.options.logger.debug('worker disconnected', { service: worker.service.name, worker: identity.toString('hex') });
           this.deleteWorker(worker, false, now);
         }
         return;
@@ -409,7 +409,8 @@ export class BrokerCore {
     service.workers++;
     service.registered = true;
     service.idle.set(key, worker);
-    this.options.logger.info('worker registered', { service: name, worker: identity.toString('hex'), version });
+    this.options.logger.debug('worker registered', { service: name, worker: identity.toString('hex'), version });
+    if (service.workers === 1) this.options.logger.info('service available', { service: name });
     this.dispatch(service, now);
   }
 
@@ -512,6 +513,7 @@ export class BrokerCore {
     const service = worker.service;
     service.idle.delete(worker.key);
     service.workers--;
+    if (service.workers === 0) this.options.logger.info('service gone', { service: service.name });
     const request = worker.current;
     worker.current = null;
     if (request !== null) {

@@ -236,7 +236,7 @@ export class MdpWorker {
       this.closeSocket();
     }
     this.state = 'stopped';
-    this.logger.info('worker stopped', { served: this.served });
+    this.logger.debug('worker stopped', { served: this.served });
   }
 
   private connect(): void {
@@ -246,7 +246,7 @@ export class MdpWorker {
     const generation = ++this.generation;
     this.lastHeard = performance.now();
     this.send(encodeWorkerMessage({ command: 'ready', version: this.version, service: this.service }));
-    this.logger.info('ready sent', { endpoint: this.endpoint, version: this.version });
+    this.logger.debug('ready sent', { endpoint: this.endpoint, version: this.version });
     void this.receiveLoop(socket, generation);
   }
 

@@ -1,0 +1,76 @@
+/**
+ * Flags of `raspy-house`. Pure, unit-tested.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isLogLevel, type LogLevel } from '@raspy/mdp';
+
+/** What the house runs with. */
+export interface HouseConfig {
+  /** Data folder; the broker keeps `kv/` in it, the core `core/`. */
+  dataDir: string;
+  /** Where the broker binds. */
+  endpoint: string;
+  /** Key/value snapshot port (0: any three free ports). */
+  kvPort: number;
+  logLevel: LogLevel | 'silent';
+  logFormat: 'json' | 'pretty';
+}
+
+export type ParseOutcome = { kind: 'run'; config: HouseConfig } | { kind: 'help' } | { kind: 'error'; message: string };
+
+export const USAGE = `Usage: raspy-house [options]
+
+Runs a whole RasPy house on this machine, each part in its own process: the
+broker with the key/value tree (raspy-broker) and the core (raspy-core).
+Ctrl-C stops everything.
+
+Options:
+  --data <dir>          data folder (kv/ and core/ inside)   RASPY_HOUSE_DATA  (.raspy)
+  --endpoint <ep>       where the broker binds                RASPY_BROKER_ENDPOINT (tcp://*:5514)
+  --kv-port <port>      key/value snapshot port (0: any free) RASPY_KV_PORT (5515)
+  --log-level <level>   debug, info, warn, error, silent      RASPY_LOG_LEVEL (info)
+  --log-format <format> json or pretty                        RASPY_LOG_FORMAT (pretty on a terminal)
+  -h, --help            show this help
+`;
+
+/** Parses argv and the environment. */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, isTTY = false): ParseOutcome {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        data: { type: 'string' },
+        endpoint: { type: 'string' },
+        'kv-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message };
+  }
+  if (values.help) return { kind: 'help' };
+  const endpoint = (values.endpoint as string | undefined) ?? env.RASPY_BROKER_ENDPOINT ?? 'tcp://*:5514';
+  if (!/^tcp:\/\/[^:]+:(\d+|\*)$/.test(endpoint)) return { kind: 'error', message: `--endpoint must look like tcp://interface:port, got "${endpoint}"` };
+  const rawPort = (values['kv-port'] as string | undefined) ?? env.RASPY_KV_PORT ?? '5515';
+  const kvPort = Number(rawPort);
+  if (!Number.isInteger(kvPort) || kvPort < 0 || kvPort > 65533) return { kind: 'error', message: `--kv-port must be a port number up to 65533, or 0, got "${rawPort}"` };
+  const logLevel = (values['log-level'] as string | undefined) ?? env.RASPY_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(logLevel)) return { kind: 'error', message: `--log-level must be debug, info, warn, error or silent, got "${logLevel}"` };
+  const format = (values['log-format'] as string | undefined) ?? env.RASPY_LOG_FORMAT ?? (isTTY ? 'pretty' : 'json');
+  if (format !== 'json' && format !== 'pretty') return { kind: 'error', message: `--log-format must be json or pretty, got "${format}"` };
+  const dataDir = resolve((values.data as string | undefined) ?? env.RASPY_HOUSE_DATA ?? '.raspy');
+  return { kind: 'run', config: { dataDir, endpoint, kvPort, logLevel, logFormat: format } };
+}
+
+/** The address a local process connects to, for an endpoint the broker bound (`tcp://0.0.0.0:5514` → `tcp://127.0.0.1:5514`). */
+export function localAddress(bound: string): string {
+  return bound.replace(/^tcp:\/\/(0\.0\.0\.0|\*|\[::\])(?=:)/, 'tcp://127.0.0.1');
+}

@@ -1,0 +1,79 @@
+/**
+ * The whole house as `npm start` runs it: three processes, one log stream,
+ * one Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { MdpClient } from '@raspy/mdp';
+import { KvClient } from '@raspy/kv';
+import { StoreClient } from '@raspy/titanic';
+import { Cleanup, waitFor, within } from '@raspy/test-support';
+import { localAddress, parseConfig } from './config.js';
+
+const main = join(__dirname, '..', 'dist', 'main.js');
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('starts broker, key/value tree and core; everything works; Ctrl-C stops all of it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raspy-house-'));
+  cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--log-format', 'json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  cleanup.defer(() => house.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => house.on('exit', (code) => resolve(code)));
+  const lines: Record<string, unknown>[] = [];
+  const running = await within(
+    new Promise<Record<string, unknown>>((resolve) => {
+      createInterface({ input: house.stderr! }).on('line', (line) => {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'house running') resolve(entry);
+      });
+    }),
+    20_000,
+    'the house to run',
+  );
+  const pids = lines.filter((l) => typeof l.pid === 'number').map((l) => l.pid as number);
+  expect(pids).toHaveLength(2);
+  // One stream, every line with its component.
+  expect(['broker', 'kv', 'titanic', 'store', 'house'].every((c) => lines.some((l) => l.component === c))).toBe(true);
+  expect(lines.every((l) => typeof l.component === 'string' && typeof l.msg === 'string')).toBe(true);
+
+  const mdp = cleanup.add(new MdpClient({ endpoint: running.broker as string, timeout: 5000 }));
+  await waitFor(async () => String((await mdp.request('mmi.service', 'titanic.store'))[0]) === '200', 'the store to register');
+  const store = new StoreClient(mdp);
+  await store.set('house/test', 'ok', true);
+  expect(await store.get('house/test', 'ok')).toBe(true);
+  const kv = cleanup.add(new KvClient({ servers: running.kv as string, subtree: '/house/' }));
+  await kv.start();
+  await kv.setJson('/house/mode', 'home');
+  expect(kv.getJson('/house/mode')).toBe('home');
+
+  house.kill('SIGINT');
+  expect(await within(exited, 15_000, 'the house to stop')).toBe(0);
+  for (const pid of pids) expect(alive(pid)).toBe(false);
+  expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping the house', 'house stopped']));
+});
+
+test('config: defaults, local address of a wildcard bind, bad flags', () => {
+  const out = parseConfig([], {}, true);
+  expect(out).toMatchObject({ kind: 'run', config: { endpoint: 'tcp://*:5514', kvPort: 5515, logFormat: 'pretty', dataDir: expect.stringMatching(/\.raspy$/) } });
+  expect(parseConfig([], {}, false)).toMatchObject({ config: { logFormat: 'json' } });
+  expect(localAddress('tcp://0.0.0.0:5514')).toBe('tcp://127.0.0.1:5514');
+  expect(localAddress('tcp://192.168.1.2:5514')).toBe('tcp://192.168.1.2:5514');
+  expect(parseConfig(['--kv-port', 'x'], {})).toMatchObject({ kind: 'error' });
+  expect(parseConfig(['--endpoint', 'ipc:///x'], {})).toMatchObject({ kind: 'error' });
+});
