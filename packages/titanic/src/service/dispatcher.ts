@@ -24,7 +24,7 @@ export interface DispatcherOptions {
   requestTimeout?: number;
   /** First back-off after a failure or an absent service. Default 250. */
   minBackoff?: number;
-  /** Longest back-off. Default 30000. */
+  /** Longest back-off (how late an absent service that came back may be noticed). Default 10000. */
   maxBackoff?: number;
 }
 
@@ -59,7 +59,7 @@ export class Dispatcher {
     this.concurrency = options.concurrency ?? 16;
     this.requestTimeout = options.requestTimeout ?? 30_000;
     this.minBackoff = options.minBackoff ?? 250;
-    this.maxBackoff = options.maxBackoff ?? 30_000;
+    this.maxBackoff = options.maxBackoff ?? 10_000;
   }
 
   /** Queues every stored request that has no reply yet, and starts. */
