@@ -448,13 +448,7 @@ describeInterop('9/TSP interop with pyzmq peers written from the RFCs', () => {
       expect(await call('get', JSON.stringify({ namespace: 'py/devices', key: 'lamp-1' }))).toEqual(['200', { value }]);
     });
 
-    // KNOWN BUG (reported, not fixed here): the store decodes the argument
-    // with Buffer#toString('utf8'), which turns invalid UTF-8 into U+FFFD, so
-    // the set below is answered 200 and stores "\ufffd". PROTOCOLS.md: every
-    // value is UTF-8 JSON, validated before use; a malformed request gets 400.
-    // test.failing passes while the bug is there; once it is fixed, this test
-    // fails: turn it into a plain test.
-    test.failing('a JSON argument that is not valid UTF-8 gets 400, nothing is stored', async () => {
+    test('a JSON argument that is not valid UTF-8 gets 400, nothing is stored', async () => {
       const { broker, endpoint } = await setup();
       const store = new StoreService({ broker: endpoint, dataDir: tempDir(), heartbeatInterval: 100, workers: 1 });
       cleanup.defer(() => store.stop());

@@ -107,6 +107,9 @@ describe('9/TSP', () => {
     expect(text(await mdp.request('titanic.request'))[0]).toBe('400'); // no service (one empty frame)
     expect(text(await mdp.request('titanic.request', 'bad\nname', 'x'))[0]).toBe('400');
     expect(text(await mdp.request('titanic.request', 'titanic.request', 'x'))[0]).toBe('400');
+    // mmi.* is answered by the broker itself: stored, then executed at once.
+    const [, mmi] = text(await mdp.request('titanic.request', 'mmi.echo', 'ping'));
+    expect(text(await new TitanicClient(mdp).wait(mmi as string, { timeout: 5000 }))).toEqual(['ping']);
     for (const bad of ['', 'short', '../../../../etc/passwd', 'g'.repeat(32), 'A'.repeat(33)]) {
       expect(text(await mdp.request('titanic.reply', bad))).toEqual(['400']);
       expect(text(await mdp.request('titanic.close', bad))).toEqual(['200']);

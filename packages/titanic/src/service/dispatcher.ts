@@ -95,6 +95,8 @@ export class Dispatcher {
 
   private pump(q: ServiceQueue): void {
     if (!this.running || q.timer !== null) return;
+    // The broker answers mmi.* itself: there is no worker to wait for.
+    if (q.name.startsWith('mmi.')) q.present = true;
     if (!q.present) {
       // Ask the broker once before sending anything: a request for an
       // absent service would only wait in the broker's queue.

@@ -48,6 +48,9 @@ export interface TitanicStats {
   syncs: number;
 }
 
+/** Titanic's own TSP services: storing requests to them would loop. */
+const SELF = new Set(['titanic.request', 'titanic.reply', 'titanic.close']);
+
 const ok = (...frames: (string | Buffer)[]): (string | Buffer)[] => ['200', ...frames];
 
 /**
@@ -166,7 +169,7 @@ export class TitanicServer {
       return ['400', `bad request: ${reason}`];
     }
     const service = (serviceFrame as Buffer).toString('utf8');
-    if (service.startsWith('titanic.')) return ['400', 'bad request: Titanic does not store requests to itself'];
+    if (SELF.has(service)) return ['400', `bad request: Titanic does not store requests to ${service}`];
     try {
       const uuid = await (this.store as RequestStore).add(service, body.length === 0 ? [Buffer.alloc(0)] : body);
       this.dispatcher?.enqueue(uuid, service);

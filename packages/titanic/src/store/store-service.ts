@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer';
 import { MdpWorker, silentLogger, type Logger } from '@raspy/mdp';
 import { isTitanicError } from '../errors.js';
 import { SettingsStore, checkKey, checkNamespace } from './settings.js';
@@ -114,6 +115,8 @@ export class StoreService {
     let arg: Record<string, unknown> = {};
     const raw = frames[1];
     if (raw !== undefined && raw.length > 0) {
+      // Decoding invalid UTF-8 would silently replace bytes: refuse it.
+      if (!isUtf8(raw)) return error('400', 'the argument is not valid UTF-8');
       try {
         const parsed: unknown = JSON.parse(raw.toString('utf8'));
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return error('400', 'the argument must be a JSON object');
