@@ -1,0 +1,36 @@
+/**
+ * `@raspy/devices`: the device model (devices, commands, value types, units,
+ * subdevices), a registry of device kinds open to third parties, the device
+ * server that serves devices over MDP and publishes them into the key/value
+ * tree, discovery, and simulated devices.
+ *
+ * @packageDocumentation
+ */
+export { Device, DeviceRegistry, defineDevice } from './model/device.js';
+export type { DeviceConfig, DeviceContext, DeviceDefinition, DeviceFactory, BytesValue } from './model/device.js';
+export {
+  VALUE_TYPES,
+  COMMAND_NAME,
+  CONFIG_COMMANDS,
+  validateCommandSpec,
+  validateValue,
+  parseValueText,
+} from './model/command.js';
+export type { CommandSpec, ValueType } from './model/command.js';
+export {
+  ID_SEGMENT,
+  DEVICE_TYPE,
+  parseDeviceId,
+  deviceService,
+  valueKey,
+  validateDescription,
+} from './model/description.js';
+export type { DeviceDescription } from './model/description.js';
+export { validateServerConfig } from './model/server-config.js';
+export type { ServerConfig } from './model/server-config.js';
+export { DeviceServer } from './server/device-server.js';
+export type { DeviceServerOptions, Reading } from './server/device-server.js';
+export { DevicesClient, route } from './client.js';
+export type { DeviceSummary, DiscoveredDevice } from './client.js';
+export { DeviceError, isDeviceError } from './errors.js';
+export type { DeviceErrorCode } from './errors.js';
