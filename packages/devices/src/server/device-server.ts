@@ -348,7 +348,7 @@ export class DeviceServer {
   }
 
   private async fetchBytes(entry: Entry, name: string, spec: CommandSpec, ctx: RequestContext): Promise<Reply> {
-    const value = await this.deadline(Promise.resolve(entry.device.fetch(name, entry.ctx)), `${entry.path} ${name}`);
+    const value = await this.deadline(() => entry.device.fetch(name, entry.ctx), `${entry.path} ${name}`);
     const meta = { mime: spec.mime ?? 'application/octet-stream', ts: this.opts.now() };
     const size = this.opts.chunkSize;
     if (Buffer.isBuffer(value)) {
@@ -378,7 +378,7 @@ export class DeviceServer {
     if (raw === undefined) throw new DeviceError('ERR_DEVICE_INVALID', 'the request needs "value"');
     const value = validateValue(spec, raw, name);
     if (spec.config) return this.setConfig(entry, name, value);
-    const effective = await this.deadline(Promise.resolve(entry.device.write(name, value, entry.ctx)), `${entry.path} ${name}`);
+    const effective = await this.deadline(() => entry.device.write(name, value, entry.ctx), `${entry.path} ${name}`);
     const now = effective === undefined ? value : effective;
     const reading: Reading = { value: now, ...(spec.unit !== undefined ? { unit: spec.unit } : {}), ts: this.opts.now() };
     if (!spec.writeonly) this.remember(entry, name, reading);
@@ -465,7 +465,7 @@ export class DeviceServer {
     for (const sub of Object.values(device.subdevices)) await this.readDevice(sub);
     let values: Record<string, unknown>;
     try {
-      values = await this.deadline(Promise.resolve(device.read(entry.ctx)), `${entry.path} read`);
+      values = await this.deadline(() => device.read(entry.ctx), `${entry.path} read`);
     } catch (err) {
       this.logger.warn('reading failed', { device: entry.path, error: err as Error });
       this.set(`/device/${this.prefix}/${entry.path}/$error`, { error: (err as Error).message, ts: this.opts.now() }, 60).catch(() => {});
@@ -530,11 +530,12 @@ export class DeviceServer {
     }
   }
 
-  private async deadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  /** Runs a device operation (sync or async, throwing or not) with the device timeout. */
+  private async deadline<T>(operation: () => T | Promise<T>, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        promise,
+        Promise.resolve().then(operation),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new DeviceError('ERR_DEVICE_UNAVAILABLE', `${what}: no answer within ${this.opts.deviceTimeout} ms`)), this.opts.deviceTimeout);
         }),
