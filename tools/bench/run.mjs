@@ -2,13 +2,16 @@
 // Benchmarks of @raspy/mdp's broker against a raw zeromq.js proxy baseline
 // measured in the same run. See tools/bench/README.md.
 //
-//   node tools/bench/run.mjs [--quick] [--profile] [--pin split|same|none] [--only sync,pipelined,scale]
+//   node tools/bench/run.mjs [--quick] [--profile] [--pin split|same|none] [--only sync,pipelined,scale,titanic]
 //
 //   --quick     short runs (smoke test, < 30 s)
 //   --profile   run every broker under `node --cpu-prof` and print their top functions
 //   --pin       split (default): broker on core 0, clients and workers on core 1;
 //               same: everything on core 0; none: let the OS schedule
-//   --only      a comma-separated subset of the benchmarks
+//   --only      a comma-separated subset of the benchmarks; `titanic` (not in the
+//               default set) runs titanic.mjs (durable round trips) with the same
+//               --quick, --profile and --pin
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -31,6 +34,7 @@ const { values: flags } = parseArgs({
   },
 });
 const only = new Set(flags.only.split(',').map((s) => s.trim()));
+const brokerBenchmarks = ['sync', 'pipelined', 'scale'].some((name) => only.has(name));
 
 const PLAN = flags.quick
   ? { warmupMs: 300, sliceMs: 500, slicesPerRun: 1, reps: 3, inflight: 100, workers: 2, payloadBytes: 64, scale: { services: 10, workersPerService: 100, clients: 1000, requestsPerClient: 1, rounds: 1 } }
@@ -288,6 +292,17 @@ async function scale() {
   return out;
 }
 
+// ------------------------------------------------------------ titanic
+
+/** Runs titanic.mjs (its own processes, table and JSON) and resolves with its exit code. */
+function titanic() {
+  const args = [join(here, 'titanic.mjs'), '--pin', flags.pin];
+  if (flags.quick) args.push('--quick');
+  if (flags.profile) args.push('--profile');
+  const child = track(spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] }));
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+}
+
 // ------------------------------------------------------------ report
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
@@ -422,7 +437,7 @@ try {
   results.meta.durationS = (performance.now() - t0) / 1000;
   results.meta.notes = notes;
 
-  if (flags.profile) {
+  if (brokerBenchmarks && flags.profile) {
     results.profiles = {};
     for (const file of readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
       const summary = summarizeProfile(join(profDir, file), 15);
@@ -430,19 +445,25 @@ try {
     }
   }
 
-  console.log(report(results));
+  if (brokerBenchmarks) console.log(report(results));
   if (results.profiles) {
     for (const [file, summary] of Object.entries(results.profiles)) {
       console.log(`\nCPU profile ${relative(root, join(profDir, file))}: top functions by self time (${summary.totalMs.toFixed(0)} ms sampled)`);
       console.log(summary.text);
     }
   }
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${stamp}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nresults: ${relative(root, file)} (${results.meta.durationS.toFixed(0)} s)`);
+  if (brokerBenchmarks) {
+    mkdirSync(resultsDir, { recursive: true });
+    const file = join(resultsDir, `${stamp}.json`);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults: ${relative(root, file)} (${results.meta.durationS.toFixed(0)} s)`);
+  }
   const errors = ['sync', 'pipelined'].some((n) => results[n] && RR_KINDS.some((k) => results[n][k].errors > 0));
   if (errors || (results.scale && !results.scale.target.pass)) exitCode = 1;
+  if (only.has('titanic') && !interrupted) {
+    if (brokerBenchmarks) console.log('');
+    if ((await titanic()) !== 0) exitCode = 1;
+  }
 } catch (err) {
   console.error(err);
   exitCode = 1;
