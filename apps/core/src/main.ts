@@ -45,17 +45,25 @@ async function main(): Promise<void> {
   });
 
   let stopping: Promise<void> | null = null;
+  let firstSignal = 0;
   const stop = (signal: string): void => {
+    // npm and wrappers forward the terminal's signal too: a repeat within 2 s is the same request.
+    if (stopping !== null && Date.now() - firstSignal < 2000) return;
     if (stopping !== null) {
       logger.warn('second signal, exiting now', { signal });
       process.exit(1);
     }
     logger.info('stopping', { signal });
+    firstSignal = Date.now();
     stopping = Promise.all([titanic.stop(), store.stop()]).then(
-      () => logger.info('bye'),
+      () => {
+        logger.info('bye');
+        process.stdin.destroy();
+      },
       (err: unknown) => {
         logger.error('error while stopping', { error: err as Error });
         process.exitCode = 1;
+        process.stdin.destroy();
       },
     );
   };
@@ -73,6 +81,11 @@ async function main(): Promise<void> {
     return;
   }
   if (stopping !== null) return;
+  // Run by raspy-house: stop when it goes away (its end of our stdin closes).
+  if (process.env.RASPY_STOP_WITH_PARENT === '1') {
+    process.stdin.on('end', () => stop('parent gone')).on('error', () => stop('parent gone'));
+    process.stdin.resume();
+  }
   logger.info('raspy-core running', { version, pid: process.pid, broker: config.broker, dataDir: config.dataDir });
 }
 

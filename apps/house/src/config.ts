@@ -17,6 +17,10 @@ export interface HouseConfig {
   kvPort: number;
   logLevel: LogLevel | 'silent';
   logFormat: 'json' | 'pretty';
+  /** Run the simulated house (raspy-sim). */
+  simulated: boolean;
+  /** The simulated house's file, instead of the one shipped with raspy-sim. */
+  simFile: string | undefined;
 }
 
 export type ParseOutcome = { kind: 'run'; config: HouseConfig } | { kind: 'help' } | { kind: 'error'; message: string };
@@ -24,13 +28,15 @@ export type ParseOutcome = { kind: 'run'; config: HouseConfig } | { kind: 'help'
 export const USAGE = `Usage: raspy-house [options]
 
 Runs a whole RasPy house on this machine, each part in its own process: the
-broker with the key/value tree (raspy-broker) and the core (raspy-core).
-Ctrl-C stops everything.
+broker with the key/value tree (raspy-broker), the core (raspy-core) and a
+simulated house of devices (raspy-sim). Ctrl-C stops everything.
 
 Options:
   --data <dir>          data folder (kv/ and core/ inside)   RASPY_HOUSE_DATA  (.raspy)
   --endpoint <ep>       where the broker binds                RASPY_BROKER_ENDPOINT (tcp://*:5514)
   --kv-port <port>      key/value snapshot port (0: any free) RASPY_KV_PORT (5515)
+  --sim <file>          the simulated house's file            RASPY_SIM_CONFIG (raspy-sim's house.json)
+  --no-sim              no simulated devices                  RASPY_SIM=off
   --log-level <level>   debug, info, warn, error, silent      RASPY_LOG_LEVEL (info)
   --log-format <format> json or pretty                        RASPY_LOG_FORMAT (pretty on a terminal)
   -h, --help            show this help
@@ -48,6 +54,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
         data: { type: 'string' },
         endpoint: { type: 'string' },
         'kv-port': { type: 'string' },
+        sim: { type: 'string' },
+        'no-sim': { type: 'boolean' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -67,7 +75,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const format = (values['log-format'] as string | undefined) ?? env.RASPY_LOG_FORMAT ?? (isTTY ? 'pretty' : 'json');
   if (format !== 'json' && format !== 'pretty') return { kind: 'error', message: `--log-format must be json or pretty, got "${format}"` };
   const dataDir = resolve((values.data as string | undefined) ?? env.RASPY_HOUSE_DATA ?? '.raspy');
-  return { kind: 'run', config: { dataDir, endpoint, kvPort, logLevel, logFormat: format } };
+  const simulated = values['no-sim'] !== true && !/^(off|false|0|no)$/i.test(env.RASPY_SIM ?? '');
+  const simRaw = (values.sim as string | undefined) ?? env.RASPY_SIM_CONFIG;
+  const simFile = simRaw === undefined || simRaw === '' ? undefined : resolve(simRaw);
+  return { kind: 'run', config: { dataDir, endpoint, kvPort, logLevel, logFormat: format, simulated, simFile } };
 }
 
 /** The address a local process connects to, for an endpoint the broker bound (`tcp://0.0.0.0:5514` → `tcp://127.0.0.1:5514`). */

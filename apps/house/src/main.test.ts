@@ -47,7 +47,7 @@ test('starts broker, key/value tree and core; everything works; Ctrl-C stops all
     'the house to run',
   );
   const pids = lines.filter((l) => typeof l.pid === 'number').map((l) => l.pid as number);
-  expect(pids).toHaveLength(2);
+  expect(pids).toHaveLength(3); // broker, core, simulated house
   // One stream, every line with its component.
   expect(['broker', 'kv', 'titanic', 'store', 'house'].every((c) => lines.some((l) => l.component === c))).toBe(true);
   expect(lines.every((l) => typeof l.component === 'string' && typeof l.msg === 'string')).toBe(true);
@@ -62,10 +62,44 @@ test('starts broker, key/value tree and core; everything works; Ctrl-C stops all
   await kv.setJson('/house/mode', 'home');
   expect(kv.getJson('/house/mode')).toBe('home');
 
+  // The simulated house is up: its devices are in the tree.
+  const devices = cleanup.add(new KvClient({ servers: running.kv as string, subtree: '/device/pi1/sim/' }));
+  await devices.start();
+  await waitFor(() => devices.getJson<{ online: boolean }>('/device/pi1/sim/living-temp/$state')?.online === true, 'the simulated devices');
+  expect(devices.getJson('/device/pi1/sim/living-temp/temperature')).toMatchObject({ value: expect.any(Number), unit: '°C' });
+
   house.kill('SIGINT');
-  expect(await within(exited, 15_000, 'the house to stop')).toBe(0);
+  expect(await within(exited, 20_000, 'the house to stop')).toBe(0);
   for (const pid of pids) expect(alive(pid)).toBe(false);
-  expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping the house', 'house stopped']));
+  const messages = lines.map((l) => l.msg);
+  expect(messages).toEqual(expect.arrayContaining(['stopping the house', 'house stopped', 'device server stopped']));
+  // One signal each, in order: no part was forced.
+  expect(messages).not.toContain('second signal, exiting now');
+  expect(messages.indexOf('device server stopped')).toBeLessThan(messages.indexOf('broker stopped'));
+});
+
+test('if the house is killed, its parts stop by themselves', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raspy-house-'));
+  cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--log-format', 'json', '--no-sim'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  cleanup.defer(() => house.kill('SIGKILL'));
+  const pids: number[] = [];
+  await within(
+    new Promise<void>((resolve) => {
+      createInterface({ input: house.stderr! }).on('line', (line) => {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (typeof entry.pid === 'number') pids.push(entry.pid);
+        if (entry.msg === 'house running') resolve();
+      });
+    }),
+    20_000,
+    'the house to run',
+  );
+  expect(pids).toHaveLength(2);
+  house.kill('SIGKILL');
+  await waitFor(() => pids.every((pid) => !alive(pid)), 'the parts to stop', 15_000);
 });
 
 test('config: defaults, local address of a wildcard bind, bad flags', () => {

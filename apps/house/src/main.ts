@@ -1,6 +1,7 @@
 /**
- * `raspy-house`: starts the broker (with the key/value tree) and the core as
- * child processes, shows their logs as one stream, and stops them together.
+ * `raspy-house`: starts the broker (with the key/value tree), the core and a
+ * simulated house as child processes, shows their logs as one stream, and
+ * stops them together.
  *
  * @module
  */
@@ -56,8 +57,13 @@ async function main(): Promise<void> {
   };
 
   const start = (name: string, pkg: string, args: string[], ready: (entry: Record<string, unknown>) => boolean): Promise<Record<string, unknown>[]> => {
+    // Each part in its own process group: a Ctrl-C in the terminal reaches
+    // the house only, which stops the parts one by one, the last started
+    // first. If the house dies, a part sees its stdin close and stops.
     const child = spawn(process.execPath, [appMain(pkg), ...args, '--log-format', 'json', '--log-level', config.logLevel], {
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['pipe', 'inherit', 'pipe'],
+      detached: true,
+      env: { ...process.env, RASPY_STOP_WITH_PARENT: '1' },
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     parts.push({ name, child, exited });
@@ -87,20 +93,36 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('stopping the house', { reason });
-    for (const p of parts) if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    void Promise.all(parts.map((p) => p.exited)).then((codes) => {
-      const failed = codes.some((c) => c !== 0 && c !== null);
+    void (async () => {
+      let failed = false;
+      // Devices first (they say "offline" through the tree), the broker last.
+      for (const p of [...parts].reverse()) {
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([p.exited, new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), 10_000)))]);
+        clearTimeout(timer);
+        if (result === 'late') {
+          logger.warn(`${p.name} did not stop within 10 s, killing it`);
+          p.child.kill('SIGKILL');
+          await p.exited;
+          failed = true;
+        } else if (result !== 0 && result !== null) failed = true;
+        p.child.stdin?.destroy();
+      }
       process.exitCode = code !== 0 || failed ? 1 : 0;
       logger.info('house stopped');
-    });
+    })();
   };
-  let signals = 0;
+  let firstSignal = 0;
   const onSignal = (signal: string): void => {
-    if (++signals > 1) {
+    // npm and wrappers forward the terminal's signal too: a repeat within 2 s is the same request.
+    if (firstSignal !== 0 && Date.now() - firstSignal < 2000) return;
+    if (firstSignal !== 0) {
       logger.warn('second signal, killing everything');
       for (const p of parts) p.child.kill('SIGKILL');
       process.exit(1);
     }
+    firstSignal = Date.now();
     stop(signal);
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -119,6 +141,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     await start('core', 'raspy-core', ['--broker', broker, '--data', join(config.dataDir, 'core')], (e) => e.msg === 'raspy-core running');
     if (stopping) return;
+    if (config.simulated && kv !== undefined) {
+      const simArgs = ['--broker', broker, '--kv', localAddress(kv.snapshot)];
+      if (config.simFile !== undefined) simArgs.push('--config', config.simFile);
+      await start('sim', 'raspy-sim', simArgs, (e) => e.msg === 'raspy-sim running');
+      if (stopping) return;
+    }
     logger.info('house running', {
       broker,
       kv: kv === undefined ? null : localAddress(kv.snapshot),

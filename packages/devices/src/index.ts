@@ -34,3 +34,26 @@ export { DevicesClient, route } from './client.js';
 export type { DeviceSummary, DiscoveredDevice } from './client.js';
 export { DeviceError, isDeviceError } from './errors.js';
 export type { DeviceErrorCode } from './errors.js';
+export {
+  registerSimulatedDevices,
+  SIMULATED_DEVICES,
+  CyclicSensor,
+  LinearSensor,
+  RandomWalkSensor,
+  SimulatedSensor,
+  SimulatedSwitch,
+  SimulatedDimmer,
+  SimulatedTv,
+  SimulatedCamera,
+} from './sim/index.js';
+export type {
+  CyclicSensorOptions,
+  LinearSensorOptions,
+  RandomWalkSensorOptions,
+  SensorOptions,
+  SimulatedSwitchOptions,
+  SimulatedDimmerOptions,
+  SimulatedTvOptions,
+  SimulatedCameraOptions,
+  SimDeviceConfig,
+} from './sim/index.js';

@@ -96,7 +96,9 @@ export abstract class Device {
 
   /**
    * Applies a value to a writable command. The value is already validated
-   * against the command's schema.
+   * against the command's schema. After it, the server reads the device
+   * again and publishes what changed with it (a dimmer's power with its
+   * level), so there is no need to publish side effects here.
    *
    * @returns the value now in effect (default: the one given)
    * @throws DeviceError when the device refuses or fails
@@ -128,6 +130,9 @@ export abstract class Device {
     for (const [name, sub] of Object.entries(this.subdevices)) {
       if (sub.id !== name) throw new DeviceError('ERR_DEVICE_INVALID', `${id}: subdevice ${name} has id ${sub.id}`);
       subdevices[name] = sub.describe(id);
+    }
+    for (const name of Object.keys(this.commands)) {
+      if (name in CONFIG_COMMANDS) throw new DeviceError('ERR_DEVICE_INVALID', `${id}: command "${name}" is a configuration command every device has; choose another name`);
     }
     const description: DeviceDescription = {
       id,
