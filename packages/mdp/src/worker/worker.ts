@@ -355,8 +355,16 @@ export class MdpWorker {
 
   private async serve(job: Job): Promise<void> {
     const generation = this.generation;
-    const abort = new AbortController();
-    this.abort = abort;
+    // The abort signal is made only if the handler looks at it (it costs a
+    // few microseconds per request, which shows at thousands per second).
+    let abort: AbortController | null = null;
+    const signal = (): AbortSignal => {
+      if (abort === null) {
+        abort = new AbortController();
+        this.abort = abort;
+      }
+      return abort.signal;
+    };
     const kept: Buffer[] = [];
     const reply = (command: 'partial' | 'final', body: Buffer[]): void => {
       if (generation !== this.generation) return; // the socket this request came on is gone
@@ -371,7 +379,15 @@ export class MdpWorker {
     };
     let final: Buffer[];
     try {
-      const result = await this.handler(job.body, { service: this.service, client: job.client, signal: abort.signal, partial });
+      const context: RequestContext = {
+        service: this.service,
+        client: job.client,
+        partial,
+        get signal() {
+          return signal();
+        },
+      };
+      const result = await this.handler(job.body, context);
       if (isAsyncIterable(result)) {
         // Each yielded item is a PARTIAL as soon as it comes; the value the
         // generator returns (if any) is the FINAL.
@@ -386,7 +402,7 @@ export class MdpWorker {
         final = bodyOf(result as HandlerReply);
       }
     } catch (err) {
-      if (abort.signal.aborted && generation !== this.generation) return;
+      if ((abort as AbortController | null)?.signal.aborted === true && generation !== this.generation) return;
       this.logger.warn('handler failed, sending an error reply', { error: err as Error });
       try {
         final = bodyOf(this.errorReply(err));
@@ -394,7 +410,7 @@ export class MdpWorker {
         final = bodyOf(defaultErrorReply(inner));
       }
     } finally {
-      if (this.abort === abort) this.abort = null;
+      if (abort !== null && this.abort === abort) this.abort = null;
     }
     reply('final', kept.length > 0 ? [...kept, ...final] : final);
     this.served++;

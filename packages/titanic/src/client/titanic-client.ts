@@ -18,7 +18,7 @@ export type TitanicReply =
 export interface WaitOptions {
   /** Give up after this many ms. Default 60000. */
   timeout?: number;
-  /** First delay between polls, doubling up to 1000 ms. Default 50. */
+  /** Delay before the first poll, then between polls (doubling up to 1000 ms). Default 50. */
   interval?: number;
   /** Stops waiting. */
   signal?: AbortSignal;
@@ -90,6 +90,9 @@ export class TitanicClient {
   async wait(uuid: string, options: WaitOptions = {}): Promise<Buffer[]> {
     const deadline = performance.now() + (options.timeout ?? 60_000);
     let delay = options.interval ?? 50;
+    // A request just stored is not executed yet: asking at once would only
+    // cost a round trip through the broker.
+    await new Promise((r) => setTimeout(r, delay));
     for (;;) {
       options.signal?.throwIfAborted();
       const r = await this.reply(uuid);
