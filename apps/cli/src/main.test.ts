@@ -215,7 +215,7 @@ test('get: one reading, every reading, and a snapshot to a file (never to a term
   expect(bare).toEqual({ code: 2, stdout: '', stderr: 'raspy: snapshot of pi1/acme/door is bytes (image/png): give --out FILE, or --out - to pipe it\n' });
 
   const missing = await raspy(['get', 'pi1/acme/cellar'], h);
-  expect(missing).toEqual({ code: 1, stdout: '', stderr: 'raspy: no device cellar on pi1.acme.devices\n' });
+  expect(missing).toEqual({ code: 1, stdout: '', stderr: 'raspy: no device pi1/acme/cellar on pi1.acme.devices\n' });
   const noServer = await raspy(['get', 'pi9/acme/hall', 'power'], h);
   expect(noServer.code).toBe(1);
   expect(noServer.stderr).toMatch(/^raspy: no device server serves pi9\/acme\/hall: pi9\.acme\.devices is not registered with the broker/);
@@ -238,7 +238,7 @@ test('set: parses with the schema and prints the reading in effect; a refused va
   expect(await raspy(['set', 'pi1/acme/kitchen', 'temperature', '30'], h)).toEqual({
     code: 1,
     stdout: '',
-    stderr: 'raspy: temperature of kitchen is a reading: it can be read, not set\n',
+    stderr: 'raspy: temperature of pi1/acme/kitchen is a reading: it can be read, not set\n',
   });
   const negative = await raspy(['set', 'pi1/acme/hall', 'level', '-5'], h);
   expect(negative).toEqual({ code: 1, stdout: '', stderr: 'raspy: level must be at least 0 %, got -5\n' });

@@ -57,6 +57,7 @@ test('serves the devices of house.json: sensors, lights, a TV with subdevices, a
   expect(await devices.get('pi1/sim/living-temp', 'temperature')).toMatchObject({ unit: '°C', value: expect.any(Number) });
   expect(await devices.set('pi1/sim/tv/volume', 'level', 30)).toMatchObject({ value: 30 });
   await expect(devices.set('pi1/sim/tv/volume', 'level', 300)).rejects.toMatchObject({ code: 'ERR_DEVICE_INVALID' });
+  await expect(devices.get('pi1/sim/garden-camera', 'snapshot')).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_SUPPORTED', message: expect.stringMatching(/getBytes/) });
   const snapshot = await devices.getBytes('pi1/sim/garden-camera', 'snapshot');
   expect(snapshot.mime).toBe('image/png');
   expect(snapshot.data.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));

@@ -75,10 +75,19 @@ export class DevicesClient {
     return (await this.call(service, 'describe', { device })) as DeviceDescription;
   }
 
-  /** The last reading of one command. */
+  /**
+   * The last reading of one command.
+   *
+   * @throws DeviceError `ERR_DEVICE_NOT_SUPPORTED` for a bytes command (use {@link getBytes})
+   */
   async get(id: string, command: string): Promise<Reading> {
     const { service, device } = route(id);
-    return (await this.call(service, 'get', { device, command })) as Reading;
+    const frames = await this.mdp.request(service, 'get', JSON.stringify({ device, command }));
+    if (String(frames[0]) !== '200') throw replyError(service, 'get', frames);
+    if (frames.length > 2) {
+      throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${command} of ${id} is a bytes value: read it with getBytes()`);
+    }
+    return parseJson(service, 'get', frames[1]) as Reading;
   }
 
   /** The last readings of every command of a device. */
@@ -148,11 +157,15 @@ export class DevicesClient {
   private async call(service: string, action: string, arg?: object): Promise<unknown> {
     const frames = await this.mdp.request(service, action, ...(arg === undefined ? [] : [JSON.stringify(arg)]));
     if (String(frames[0]) !== '200') throw replyError(service, action, frames);
-    try {
-      return JSON.parse(String(frames[1] ?? '{}'));
-    } catch {
-      throw new DeviceError('ERR_DEVICE_REPLY', `${service} ${action}: the reply is not JSON`);
-    }
+    return parseJson(service, action, frames[1]);
+  }
+}
+
+function parseJson(service: string, action: string, frame: Buffer | undefined): unknown {
+  try {
+    return JSON.parse(String(frame ?? '{}'));
+  } catch {
+    throw new DeviceError('ERR_DEVICE_REPLY', `${service} ${action}: the reply is not JSON`);
   }
 }
 

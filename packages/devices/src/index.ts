@@ -45,6 +45,9 @@ export {
   SimulatedDimmer,
   SimulatedTv,
   SimulatedCamera,
+  SNAPSHOT_STREAM_THRESHOLD,
+  SNAPSHOT_CHUNK_SIZE,
+  OptionReader,
 } from './sim/index.js';
 export type {
   CyclicSensorOptions,
@@ -56,4 +59,5 @@ export type {
   SimulatedTvOptions,
   SimulatedCameraOptions,
   SimDeviceConfig,
+  TvState,
 } from './sim/index.js';

@@ -313,7 +313,7 @@ export class DeviceServer {
     if (typeof device !== 'string' || device === '') throw new DeviceError('ERR_DEVICE_INVALID', 'the request needs "device": a device id');
     const path = device.startsWith(`${this.prefix}/`) ? device.slice(this.prefix.length + 1) : device;
     const entry = this.entries.get(path);
-    if (entry === undefined) throw new DeviceError('ERR_DEVICE_NOT_FOUND', `no device ${device} on ${this.service}`);
+    if (entry === undefined) throw new DeviceError('ERR_DEVICE_NOT_FOUND', `no device ${this.prefix}/${path} on ${this.service}`);
     return entry;
   }
 
@@ -338,17 +338,17 @@ export class DeviceServer {
     }
     const spec = this.spec(entry, command);
     const name = command as string;
-    if (spec.writeonly) throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${entry.path} is an action: it can be set, not read`);
+    if (spec.writeonly) throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${this.prefix}/${entry.path} is an action: it can be set, not read`);
     if (spec.config) return ok(this.configReading(entry.device, name));
     if (spec.type === 'bytes') return this.fetchBytes(entry, name, spec, ctx);
     if (!entry.readings.has(name)) await this.readDevice(entry.device);
     const reading = entry.readings.get(name);
-    if (reading === undefined) throw new DeviceError('ERR_DEVICE_UNAVAILABLE', `${entry.path} gave no value for ${name}`);
+    if (reading === undefined) throw new DeviceError('ERR_DEVICE_UNAVAILABLE', `${this.prefix}/${entry.path} gave no value for ${name}`);
     return ok(reading);
   }
 
   private async fetchBytes(entry: Entry, name: string, spec: CommandSpec, ctx: RequestContext): Promise<Reply> {
-    const value = await this.deadline(() => entry.device.fetch(name, entry.ctx), `${entry.path} ${name}`);
+    const value = await this.deadline(() => entry.device.fetch(name, entry.ctx), `${this.prefix}/${entry.path} ${name}`);
     const meta = { mime: spec.mime ?? 'application/octet-stream', ts: this.opts.now() };
     const size = this.opts.chunkSize;
     if (Buffer.isBuffer(value)) {
@@ -373,12 +373,12 @@ export class DeviceServer {
   private async setCommand(entry: Entry, command: unknown, raw: unknown): Promise<Reading> {
     const spec = this.spec(entry, command);
     const name = command as string;
-    if (spec.readonly) throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${entry.path} is a reading: it can be read, not set`);
-    if (spec.type === 'bytes') throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${entry.path} takes bytes, which cannot be set through JSON`);
+    if (spec.readonly) throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${this.prefix}/${entry.path} is a reading: it can be read, not set`);
+    if (spec.type === 'bytes') throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${name} of ${this.prefix}/${entry.path} takes bytes, which cannot be set through JSON`);
     if (raw === undefined) throw new DeviceError('ERR_DEVICE_INVALID', 'the request needs "value"');
     const value = validateValue(spec, raw, name);
     if (spec.config) return this.setConfig(entry, name, value);
-    const effective = await this.deadline(() => entry.device.write(name, value, entry.ctx), `${entry.path} ${name}`);
+    const effective = await this.deadline(() => entry.device.write(name, value, entry.ctx), `${this.prefix}/${entry.path} ${name}`);
     const now = effective === undefined ? value : effective;
     const reading: Reading = { value: now, ...(spec.unit !== undefined ? { unit: spec.unit } : {}), ts: this.opts.now() };
     if (!spec.writeonly) this.remember(entry, name, reading);
@@ -465,7 +465,7 @@ export class DeviceServer {
     for (const sub of Object.values(device.subdevices)) await this.readDevice(sub);
     let values: Record<string, unknown>;
     try {
-      values = await this.deadline(() => device.read(entry.ctx), `${entry.path} read`);
+      values = await this.deadline(() => device.read(entry.ctx), `${this.prefix}/${entry.path} read`);
     } catch (err) {
       this.logger.warn('reading failed', { device: entry.path, error: err as Error });
       this.set(`/device/${this.prefix}/${entry.path}/$error`, { error: (err as Error).message, ts: this.opts.now() }, 60).catch(() => {});

@@ -34,6 +34,7 @@ export {
 export { encodePng, crc32, pngChunk, PNG_SIGNATURE, type RgbImage } from './png.js';
 export { Prng, seedFromText } from './prng.js';
 export type { SimDeviceConfig } from './options.js';
+export { OptionReader } from './options.js';
 
 /** The simulated kinds and their factories, by kind. */
 export const SIMULATED_DEVICES: Readonly<Record<string, DeviceFactory>> = {

@@ -524,7 +524,8 @@ export class KvClient extends EventEmitter<KvClientEvents> {
     const subscribed = this.follow(session);
     // Wait for the first message on the subscriber (the server publishes a
     // HUGZ when a subscription arrives, and every second anyway).
-    await withDeadline(subscribed.first, performance.now() + this.serverTimeout, () => new KvError('ERR_KV_TIMEOUT', `no HUGZ from ${session.endpoints.publisher}`));
+    // (Ended early, e.g. by close(), the session stops waiting at once.)
+    await withDeadline(Promise.race([subscribed.first, session.done]), performance.now() + this.serverTimeout, () => new KvError('ERR_KV_TIMEOUT', `no HUGZ from ${session.endpoints.publisher}`));
     if (session.ended) return false;
     await session.snapshot.send(encodeIcanhaz(this.subtree));
     session.snapshot.receiveTimeout = this.serverTimeout;
