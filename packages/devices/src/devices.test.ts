@@ -269,3 +269,23 @@ test('a context of a device can publish readings learnt by itself (push)', async
   (push as DeviceContext | null)?.publish({ pressed: 3 });
   await waitFor(() => kv.getJson<{ value: number }>('/device/pi1/push/door/pressed')?.value === 3, 'the pushed value');
 });
+
+test('devices added and removed while the server runs: listed, published, then lost', async () => {
+  const h = await house();
+  const s = await server(h, [configs[0] as DeviceConfig]);
+  const devices = new DevicesClient(cleanup.add(new MdpClient({ endpoint: h.broker, timeout: 5000 })));
+  const kv = cleanup.add(new KvClient({ servers: h.kv.endpoints, subtree: '/device/pi1/acme/' }));
+  await kv.start();
+  await s.addDevice(registry().create({ id: 'attic', kind: 'acme.thermometer', name: 'Attic', options: { celsius: 30 } }));
+  expect((await devices.list()).map((d) => d.id)).toEqual(['pi1/acme/attic', 'pi1/acme/hall']);
+  await waitFor(() => kv.getJson<{ online: boolean }>('/device/pi1/acme/attic/$state')?.online === true, 'the new device online');
+  expect(kv.getJson('/device/pi1/acme/attic/temperature')).toMatchObject({ unit: '°C' });
+  await expect(s.addDevice(registry().create({ id: 'attic', kind: 'acme.lamp' }))).rejects.toMatchObject({ code: 'ERR_DEVICE_INVALID' });
+
+  expect(await s.removeDevice('attic')).toBe(true);
+  expect(await s.removeDevice('attic')).toBe(false);
+  expect((await devices.list()).map((d) => d.id)).toEqual(['pi1/acme/hall']);
+  await expect(devices.get('pi1/acme/attic', 'temperature')).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_FOUND' });
+  await waitFor(() => kv.get('/device/pi1/acme/attic/$state') === undefined, 'the removed device to show as lost', 5000);
+  expect(kv.getJson<{ online: boolean }>('/device/pi1/acme/hall/$state')?.online).toBe(true);
+});

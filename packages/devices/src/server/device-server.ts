@@ -139,25 +139,78 @@ export class DeviceServer {
       now: options.now ?? Date.now,
     };
     this.logger = (options.logger ?? silentLogger).child('devices', { server: this.service });
-    this.roots = [...options.devices];
-    const add = (path: string, device: Device, root: Device): void => {
-      if (this.entries.has(path)) throw new DeviceError('ERR_DEVICE_INVALID', `two devices are called ${path}`);
+    this.roots = [];
+    for (const device of options.devices) this.register(device);
+    this.startedAt = this.opts.now();
+  }
+
+  /** Validates a top-level device and makes entries for it and its subdevices. */
+  private register(device: Device): void {
+    device.describe(this.prefix); // validates the whole tree of the device
+    if (this.entries.has(device.id)) throw new DeviceError('ERR_DEVICE_INVALID', `two devices are called ${device.id}`);
+    const add = (path: string, d: Device): void => {
       const id = `${this.prefix}/${path}`;
       const ctx: DeviceContext = {
         now: this.opts.now,
         logger: this.logger.child('device', { device: id }),
         publish: (values) => this.publishValues(entry, values),
       };
-      const entry: Entry = { path, device, root, ctx, readings: new Map() };
+      const entry: Entry = { path, device: d, root: device, ctx, readings: new Map() };
       this.entries.set(path, entry);
-      this.byDevice.set(device, entry);
-      for (const [name, sub] of Object.entries(device.subdevices)) add(`${path}/${name}`, sub, root);
+      this.byDevice.set(d, entry);
+      for (const [name, sub] of Object.entries(d.subdevices)) add(`${path}/${name}`, sub);
     };
-    for (const device of this.roots) {
-      device.describe(this.prefix); // validates the whole tree of the device
-      add(device.id, device, device);
+    add(device.id, device);
+    this.roots.push(device);
+  }
+
+  /**
+   * Adds a device while the server runs (a probe plugged in): it is started,
+   * its stored configuration applied, and it is published and polled like
+   * the others.
+   *
+   * @throws DeviceError `ERR_DEVICE_INVALID` for an invalid device or a taken id
+   */
+  async addDevice(device: Device): Promise<void> {
+    this.register(device);
+    if (this.state !== 'running') return;
+    const entry = this.entries.get(device.id) as Entry;
+    await this.applyStoredConfig([device.id]);
+    for (const e of this.entries.values()) if (e.root === device) await e.device.start(e.ctx);
+    this.publishDescription(device);
+    this.schedule(device);
+    this.set(`/device/${this.prefix}/${device.id}/$state`, { online: true, ts: this.opts.now() }, (3 * this.opts.availabilityInterval) / 1000).catch(() => {});
+    await this.readDevice(entry.device).catch(() => {});
+    this.logger.info('device added', { device: `${this.prefix}/${device.id}` });
+  }
+
+  /**
+   * Removes a device while the server runs (a probe unplugged): it is no
+   * longer served or polled, and its availability runs out, so clients see
+   * it as lost.
+   *
+   * @returns false when there was no such device
+   */
+  async removeDevice(id: string): Promise<boolean> {
+    const root = this.roots.find((d) => d.id === id);
+    if (root === undefined) return false;
+    const timer = this.pollTimers.get(root);
+    if (timer !== undefined) clearInterval(timer);
+    this.pollTimers.delete(root);
+    this.roots.splice(this.roots.indexOf(root), 1);
+    for (const [path, e] of [...this.entries]) {
+      if (e.root !== root) continue;
+      this.entries.delete(path);
+      this.byDevice.delete(e.device);
+      try {
+        await e.device.stop();
+      } catch (err) {
+        this.logger.warn('device did not stop cleanly', { device: path, error: err as Error });
+      }
     }
-    this.startedAt = this.opts.now();
+    this.publishServer(true).catch(() => {});
+    this.logger.info('device removed', { device: `${this.prefix}/${id}` });
+    return true;
   }
 
   /** The MDP service: `<host>.<server>.devices`. */
@@ -412,9 +465,17 @@ export class DeviceServer {
   }
 
   private async loadConfig(): Promise<void> {
+    await this.applyStoredConfig(null);
+  }
+
+  /** Applies the configuration kept in the store (to these devices, or all). */
+  private async applyStoredConfig(only: string[] | null): Promise<void> {
+    if (this.settings === null) return;
     try {
-      const saved = await this.settings!.list<{ name?: unknown; poll?: unknown; record?: unknown }>(this.configKey());
+      const saved = await this.settings.list<{ name?: unknown; poll?: unknown; record?: unknown }>(this.configKey());
+      let applied = 0;
       for (const [path, config] of Object.entries(saved)) {
+        if (only !== null && !only.includes(path.split('/')[0] as string)) continue;
         const entry = this.entries.get(path);
         if (entry === undefined || typeof config !== 'object' || config === null) continue;
         const d = entry.device;
@@ -422,11 +483,12 @@ export class DeviceServer {
           if (config.name !== undefined) d.name = validateValue(CONFIG_COMMANDS.name, config.name, 'name') as string;
           if (config.poll !== undefined) d.poll = validateValue(CONFIG_COMMANDS.poll, config.poll, 'poll') as number;
           if (config.record !== undefined) d.record = validateValue(CONFIG_COMMANDS.record, config.record, 'record') as boolean;
+          applied++;
         } catch (err) {
           this.logger.warn('stored configuration ignored', { device: path, error: err as Error });
         }
       }
-      this.logger.info('configuration loaded', { devices: Object.keys(saved).length });
+      if (only === null) this.logger.info('configuration loaded', { devices: applied });
     } catch (err) {
       this.logger.warn('no stored configuration (is raspy-core running?); using the defaults', { error: err as Error });
     }
