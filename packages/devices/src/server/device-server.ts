@@ -490,7 +490,8 @@ export class DeviceServer {
       }
       if (only === null) this.logger.info('configuration loaded', { devices: applied });
     } catch (err) {
-      this.logger.warn('no stored configuration (is raspy-core running?); using the defaults', { error: err as Error });
+      const log = only === null ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+      log('no stored configuration (is raspy-core running?); using the defaults', { error: err as Error });
     }
   }
 
