@@ -21,10 +21,15 @@ describe('data directory', () => {
 
 describe('parseConfig', () => {
   test('defaults', () => {
-    expect(parseConfig([], {}, { dataDir: '/home/pi/.local/share/raspy' })).toEqual({
+    expect(parseConfig([], {}, { dataDir: '/home/pi/.local/share/raspy', machine: 'Pi1.local' })).toEqual({
       kind: 'run',
       config: {
         broker: 'tcp://127.0.0.1:5514',
+        kv: 'tcp://127.0.0.1:5515',
+        host: 'pi1',
+        location: undefined,
+        timezone: undefined,
+        examples: undefined,
         dataDir: '/home/pi/.local/share/raspy',
         dataDirWarning: null,
         heartbeatInterval: undefined,
@@ -40,6 +45,13 @@ describe('parseConfig', () => {
       kind: 'run',
       config: { broker: 'tcp://pi1:5514', dataDir: join(tmpdir(), 'mine'), heartbeatInterval: 1000, logLevel: 'warn', dataDirWarning: expect.stringMatching(/emptied at boot/) },
     });
+  });
+
+  test('location, time zone and examples', () => {
+    const out = parseConfig(['--latitude', '48.85', '--longitude', '2.35', '--timezone', 'Europe/Paris', '--examples', '/x.json', '--host', 'house'], {}, { dataDir: '/d' });
+    expect(out).toMatchObject({ kind: 'run', config: { location: { latitude: 48.85, longitude: 2.35 }, timezone: 'Europe/Paris', examples: '/x.json', host: 'house' } });
+    expect(parseConfig(['--latitude', '48.85'], {}, { dataDir: '/d' })).toMatchObject({ kind: 'error', message: expect.stringMatching(/go together/) });
+    expect(parseConfig(['--timezone', 'Mars/Base'], {}, { dataDir: '/d' })).toMatchObject({ kind: 'error', message: expect.stringMatching(/not a time zone/) });
   });
 
   test.each([

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLogLevel, type LogLevel } from '@raspy/mdp';
@@ -11,6 +12,16 @@ import { checkDataDir, defaultDataDir } from './data-dir.js';
 /** What the core runs with. */
 export interface CoreConfig {
   broker: string;
+  /** The key/value server (port P). */
+  kv: string;
+  /** This house's host id: the scenario services are `<host>.core.scenarios` and `<host>.core.cron`. */
+  host: string;
+  /** For sun triggers. */
+  location: { latitude: number; longitude: number } | undefined;
+  /** For time conditions and cron jobs. */
+  timezone: string | undefined;
+  /** A scenario bundle imported on the first start. */
+  examples: string | undefined;
   dataDir: string;
   /** Set when the data directory is in a temporary folder (allowed when given explicitly, with a warning). */
   dataDirWarning: string | null;
@@ -19,17 +30,29 @@ export interface CoreConfig {
   logFormat: 'json' | 'pretty' | undefined;
 }
 
+/** A host id from the machine's name: lower case, letters, digits and "-". */
+export function hostIdFrom(name: string): string {
+  const id = (name.split('.')[0] ?? '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return id === '' ? 'pi' : id;
+}
+
 export type ParseOutcome = { kind: 'run'; config: CoreConfig } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export const USAGE = `Usage: raspy-core [options]
 
-Runs the RasPy core next to a broker: Titanic (durable requests, 9/TSP) and
-the settings store (titanic.store).
+Runs the RasPy core next to a broker: Titanic (durable requests, 9/TSP), the
+settings store (titanic.store), cron jobs and scenarios.
 
 Options (each has an environment variable; flags win):
   --broker <endpoint>       the broker                        RASPY_BROKER  (tcp://127.0.0.1:5514)
   --data <dir>              where Titanic and the settings live
                                                               RASPY_DATA    (~/.local/share/raspy)
+  --kv <endpoint>           the key/value server (port P)     RASPY_KV      (tcp://127.0.0.1:5515)
+  --host <id>               this house's host id              RASPY_HOST    (the machine's name)
+  --latitude <deg>          the house's location, for         RASPY_LATITUDE
+  --longitude <deg>         sunrise and sunset triggers       RASPY_LONGITUDE
+  --timezone <zone>         for time conditions and cron      RASPY_TIMEZONE (the system's)
+  --examples <file>         scenarios imported on first start RASPY_SCENARIO_EXAMPLES
   --heartbeat-interval <ms> must match the broker's           RASPY_HEARTBEAT_INTERVAL (2500)
   --log-level <level>       debug, info, warn, error, silent  RASPY_LOG_LEVEL (info)
   --log-format <format>     json or pretty                    RASPY_LOG_FORMAT (pretty on a terminal)
@@ -47,7 +70,7 @@ Options (each has an environment variable; flags win):
 export function parseConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  defaults: { dataDir?: string | { error: string } } = {},
+  defaults: { dataDir?: string | { error: string }; machine?: string } = {},
 ): ParseOutcome {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -58,6 +81,12 @@ export function parseConfig(
       options: {
         broker: { type: 'string' },
         data: { type: 'string' },
+        kv: { type: 'string' },
+        host: { type: 'string' },
+        latitude: { type: 'string' },
+        longitude: { type: 'string' },
+        timezone: { type: 'string' },
+        examples: { type: 'string' },
         'heartbeat-interval': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -88,6 +117,30 @@ export function parseConfig(
     dataDir = d;
   }
 
+  const kv = (values.kv as string | undefined) ?? env.RASPY_KV ?? 'tcp://127.0.0.1:5515';
+  if (!/^tcp:\/\/[^:]+:\d+$/.test(kv)) return { kind: 'error', message: `--kv must look like tcp://host:port, got "${kv}"` };
+  const host = (values.host as string | undefined) ?? env.RASPY_HOST ?? hostIdFrom(defaults.machine ?? hostname());
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(host)) return { kind: 'error', message: `--host must be lower-case letters, digits and "-", got "${host}"` };
+  const rawLat = (values.latitude as string | undefined) ?? env.RASPY_LATITUDE;
+  const rawLon = (values.longitude as string | undefined) ?? env.RASPY_LONGITUDE;
+  let location: CoreConfig['location'];
+  if (rawLat !== undefined || rawLon !== undefined) {
+    const latitude = Number(rawLat);
+    const longitude = Number(rawLon);
+    if (rawLat === undefined || rawLon === undefined || !Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180) {
+      return { kind: 'error', message: `--latitude and --longitude go together: degrees, -90..90 and -180..180, got "${rawLat}" and "${rawLon}"` };
+    }
+    location = { latitude, longitude };
+  }
+  const timezone = (values.timezone as string | undefined) ?? env.RASPY_TIMEZONE;
+  if (timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    } catch {
+      return { kind: 'error', message: `--timezone "${timezone}" is not a time zone known to this system (e.g. Europe/Paris)` };
+    }
+  }
+  const examples = (values.examples as string | undefined) ?? env.RASPY_SCENARIO_EXAMPLES;
   const rawHb = (values['heartbeat-interval'] as string | undefined) ?? env.RASPY_HEARTBEAT_INTERVAL;
   let heartbeatInterval: number | undefined;
   if (rawHb !== undefined && rawHb !== '') {
@@ -102,5 +155,8 @@ export function parseConfig(
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
     return { kind: 'error', message: `--log-format must be json or pretty, got "${logFormat}"` };
   }
-  return { kind: 'run', config: { broker, dataDir, dataDirWarning, heartbeatInterval, logLevel, logFormat } };
+  return {
+    kind: 'run',
+    config: { broker, kv, host, location, timezone, examples: examples === '' ? undefined : examples, dataDir, dataDirWarning, heartbeatInterval, logLevel, logFormat },
+  };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MdpBroker, MdpClient, MdpWorker } from '@raspy/mdp';
+import { KvServer } from '@raspy/kv';
 import { StoreClient, TitanicClient } from '@raspy/titanic';
 import { Cleanup, within } from '@raspy/test-support';
 
@@ -14,8 +15,8 @@ const main = join(__dirname, '..', 'dist', 'main.js');
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-async function startCore(broker: string, dataDir: string): Promise<{ child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [main, '--broker', broker, '--data', dataDir, '--heartbeat-interval', '100', '--log-format', 'json'], {
+async function startCore(broker: string, dataDir: string, kv: string): Promise<{ child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [main, '--broker', broker, '--kv', kv, '--host', 'house', '--data', dataDir, '--heartbeat-interval', '100', '--log-format', 'json'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   cleanup.defer(() => child.kill('SIGKILL'));
@@ -40,10 +41,13 @@ test('runs Titanic and the settings store; settings survive a restart; SIGTERM s
   const broker = cleanup.add(new MdpBroker({ endpoint: 'tcp://127.0.0.1:*', heartbeatInterval: 100 }));
   await broker.start();
   const ep = broker.endpoints[0] as string;
+  const tree = cleanup.add(new KvServer({ host: 'tcp://127.0.0.1', port: 0 }));
+  await tree.start();
+  const kv = tree.endpoints.snapshot;
   const dir = mkdtempSync(join(tmpdir(), 'raspy-core-'));
   cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
 
-  const first = await startCore(ep, dir);
+  const first = await startCore(ep, dir, kv);
   expect(first.lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/emptied at boot/) }));
   const worker = new MdpWorker({ endpoint: ep, service: 'garden.pump', heartbeatInterval: 100, handler: (f) => ['pumped', ...f] });
   cleanup.defer(() => worker.stop());
@@ -58,6 +62,10 @@ test('runs Titanic and the settings store; settings survive a restart; SIGTERM s
   expect(await first.exited).toBe(0);
   expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'titanic stopped', 'bye']));
 
-  await startCore(ep, dir);
+  await startCore(ep, dir, kv);
   expect(await settings.get('core/test', 'greeting')).toEqual({ text: 'hello' });
+  // The scenario service answers too.
+  const [status, json] = (await mdp.request('house.core.scenarios', 'list')).map(String);
+  expect(status).toBe('200');
+  expect(JSON.parse(json as string)).toEqual({ scenarios: [] });
 });

@@ -7,6 +7,8 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createLogger } from '@raspy/mdp';
+import { readFile } from 'node:fs/promises';
+import { ScenarioService } from '@raspy/scenarios';
 import { StoreService, TitanicServer } from '@raspy/titanic';
 import { parseConfig, USAGE } from './config.js';
 
@@ -44,6 +46,25 @@ async function main(): Promise<void> {
     logger: logger.child('store'),
   });
 
+  let examples: unknown;
+  if (config.examples !== undefined) {
+    try {
+      examples = JSON.parse(await readFile(config.examples, 'utf8'));
+    } catch (err) {
+      logger.warn('example scenarios not read', { file: config.examples, error: err as Error });
+    }
+  }
+  const scenarios = new ScenarioService({
+    host: config.host,
+    broker: config.broker,
+    kv: config.kv,
+    ...(config.location === undefined ? {} : { location: config.location }),
+    ...(config.timezone === undefined ? {} : { timezone: config.timezone }),
+    ...(examples === undefined ? {} : { examples }),
+    heartbeatInterval: config.heartbeatInterval,
+    logger,
+  });
+
   let stopping: Promise<void> | null = null;
   let firstSignal = 0;
   const stop = (signal: string): void => {
@@ -55,7 +76,7 @@ async function main(): Promise<void> {
     }
     logger.info('stopping', { signal });
     firstSignal = Date.now();
-    stopping = Promise.all([titanic.stop(), store.stop()]).then(
+    stopping = scenarios.stop().then(() => Promise.all([titanic.stop(), store.stop()])).then(
       () => {
         logger.info('bye');
         process.stdin.destroy();
@@ -73,10 +94,11 @@ async function main(): Promise<void> {
   try {
     await titanic.start();
     await store.start();
+    await scenarios.start();
   } catch (err) {
     logger.error('cannot start the core', { error: err as Error, dataDir: config.dataDir });
     process.exitCode = 1;
-    await Promise.allSettled([titanic.stop(), store.stop()]);
+    await Promise.allSettled([scenarios.stop(), titanic.stop(), store.stop()]);
     process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
     return;
   }
@@ -86,7 +108,7 @@ async function main(): Promise<void> {
     process.stdin.on('end', () => stop('parent gone')).on('error', () => stop('parent gone'));
     process.stdin.resume();
   }
-  logger.info('raspy-core running', { version, pid: process.pid, broker: config.broker, dataDir: config.dataDir });
+  logger.info('raspy-core running', { version, pid: process.pid, broker: config.broker, dataDir: config.dataDir, host: config.host });
 }
 
 main().catch((err: unknown) => {

@@ -139,7 +139,15 @@ async function main(): Promise<void> {
     const kv = brokerLines.find((e) => e.msg === 'key/value server listening') as { snapshot: string } | undefined;
     const broker = localAddress(mdp.endpoints[0] as string);
     if (stopping) return;
-    await start('core', 'raspy-core', ['--broker', broker, '--data', join(config.dataDir, 'core')], (e) => e.msg === 'raspy-core running');
+    const coreArgs = ['--broker', broker, '--data', join(config.dataDir, 'core'), '--host', 'pi1'];
+    if (kv !== undefined) coreArgs.push('--kv', localAddress(kv.snapshot));
+    if (config.simulated) {
+      // The simulated house comes with example scenarios (imported on the first start)
+      // and, unless a location is configured, a demo one for its sunset scenario.
+      coreArgs.push('--examples', join(dirname(require.resolve('raspy-sim/package.json')), 'scenarios.json'));
+      if (process.env.RASPY_LATITUDE === undefined) coreArgs.push('--latitude', '48.8566', '--longitude', '2.3522');
+    }
+    await start('core', 'raspy-core', coreArgs, (e) => e.msg === 'raspy-core running');
     if (stopping) return;
     if (config.simulated && kv !== undefined) {
       const simArgs = ['--broker', broker, '--kv', localAddress(kv.snapshot)];
