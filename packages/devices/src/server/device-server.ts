@@ -78,6 +78,7 @@ interface Entry {
 }
 
 type Reply = (string | Buffer)[];
+type StoredConfig = { name?: unknown; poll?: unknown; record?: unknown };
 
 const ok = (payload: unknown): Reply => ['200', JSON.stringify(payload)];
 const fail = (err: DeviceError): Reply => [err.status, JSON.stringify({ error: err.message })];
@@ -114,6 +115,8 @@ export class DeviceServer {
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private readonly startedAt: number;
+  /** The configuration kept in the store, as read at start (updated as it is saved). */
+  private stored: Record<string, StoredConfig> = {};
 
   /**
    * @param options - host, server, devices; see {@link DeviceServerOptions}
@@ -175,7 +178,7 @@ export class DeviceServer {
     this.register(device);
     if (this.state !== 'running') return;
     const entry = this.entries.get(device.id) as Entry;
-    await this.applyStoredConfig([device.id]);
+    this.applyStoredConfig([device.id]);
     for (const e of this.entries.values()) if (e.root === device) await e.device.start(e.ctx);
     this.publishDescription(device);
     this.schedule(device);
@@ -465,41 +468,49 @@ export class DeviceServer {
   }
 
   private async loadConfig(): Promise<void> {
-    await this.applyStoredConfig(null);
+    if (this.settings === null || this.mdp === null) return;
+    try {
+      // Ask the broker first: without a store, don't wait for a request to time out.
+      const [status] = await this.mdp.requestWith('mmi.service', ['titanic.store'], { timeout: 2000, retries: 0 });
+      if (String(status) !== '200') {
+        this.logger.warn('no settings store (is raspy-core running?); devices use their defaults and changes are not kept');
+        this.stored = {};
+        return;
+      }
+      this.stored = await this.settings.list<StoredConfig>(this.configKey());
+    } catch (err) {
+      this.logger.warn('cannot read the stored configuration; devices use their defaults', { error: err as Error });
+      this.stored = {};
+      return;
+    }
+    this.applyStoredConfig(null);
+    this.logger.info('configuration loaded', { devices: Object.keys(this.stored).length });
   }
 
-  /** Applies the configuration kept in the store (to these devices, or all). */
-  private async applyStoredConfig(only: string[] | null): Promise<void> {
-    if (this.settings === null) return;
-    try {
-      const saved = await this.settings.list<{ name?: unknown; poll?: unknown; record?: unknown }>(this.configKey());
-      let applied = 0;
-      for (const [path, config] of Object.entries(saved)) {
-        if (only !== null && !only.includes(path.split('/')[0] as string)) continue;
-        const entry = this.entries.get(path);
-        if (entry === undefined || typeof config !== 'object' || config === null) continue;
-        const d = entry.device;
-        try {
-          if (config.name !== undefined) d.name = validateValue(CONFIG_COMMANDS.name, config.name, 'name') as string;
-          if (config.poll !== undefined) d.poll = validateValue(CONFIG_COMMANDS.poll, config.poll, 'poll') as number;
-          if (config.record !== undefined) d.record = validateValue(CONFIG_COMMANDS.record, config.record, 'record') as boolean;
-          applied++;
-        } catch (err) {
-          this.logger.warn('stored configuration ignored', { device: path, error: err as Error });
-        }
+  /** Applies the configuration read from the store at start (to these devices, or all). */
+  private applyStoredConfig(only: string[] | null): void {
+    for (const [path, config] of Object.entries(this.stored)) {
+      if (only !== null && !only.includes(path.split('/')[0] as string)) continue;
+      const entry = this.entries.get(path);
+      if (entry === undefined || typeof config !== 'object' || config === null) continue;
+      const d = entry.device;
+      try {
+        if (config.name !== undefined) d.name = validateValue(CONFIG_COMMANDS.name, config.name, 'name') as string;
+        if (config.poll !== undefined) d.poll = validateValue(CONFIG_COMMANDS.poll, config.poll, 'poll') as number;
+        if (config.record !== undefined) d.record = validateValue(CONFIG_COMMANDS.record, config.record, 'record') as boolean;
+      } catch (err) {
+        this.logger.warn('stored configuration ignored', { device: path, error: err as Error });
       }
-      if (only === null) this.logger.info('configuration loaded', { devices: applied });
-    } catch (err) {
-      const log = only === null ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
-      log('no stored configuration (is raspy-core running?); using the defaults', { error: err as Error });
     }
   }
 
   private async saveConfig(entry: Entry): Promise<void> {
     if (this.settings === null) return;
     const d = entry.device;
+    const config = { name: d.name, poll: d.poll, record: d.record };
+    this.stored[entry.path] = config;
     try {
-      await this.settings.set(this.configKey(), entry.path, { name: d.name, poll: d.poll, record: d.record });
+      await this.settings.set(this.configKey(), entry.path, config);
     } catch (err) {
       this.logger.warn('configuration not saved (is raspy-core running?)', { device: entry.path, error: err as Error });
       throw new DeviceError('ERR_DEVICE_UNAVAILABLE', `the configuration of ${entry.path} is in effect but could not be saved: ${(err as Error).message}`);
