@@ -32,6 +32,8 @@ describe('parseConfig', () => {
         examples: undefined,
         dataDir: '/home/pi/.local/share/raspy',
         dataDirWarning: null,
+        historyDays: 7,
+        historyMaxMb: 100,
         heartbeatInterval: undefined,
         logLevel: 'info',
         logFormat: undefined,
@@ -58,6 +60,9 @@ describe('parseConfig', () => {
     [['--broker', 'pi1:5514'], /tcp:\/\/host:port/],
     [['--heartbeat-interval', 'often'], /positive number/],
     [['--log-level', 'chatty'], /--log-level/],
+    [['--history-days', '1.5'], /--history-days/],
+    [['--history-days', '-1'], /--history-days/],
+    [['--history-max-mb', '0'], /--history-max-mb/],
     [['--nope'], /Unknown option/],
   ])('refuses %j', (argv, message) => {
     const out = parseConfig(argv, {}, { dataDir: '/x' });

@@ -23,6 +23,10 @@ export interface CoreConfig {
   /** A scenario bundle imported on the first start. */
   examples: string | undefined;
   dataDir: string;
+  /** Days of device history kept (0 records nothing). */
+  historyDays: number;
+  /** Most megabytes of device history kept; the oldest days go first. */
+  historyMaxMb: number;
   /** Set when the data directory is in a temporary folder (allowed when given explicitly, with a warning). */
   dataDirWarning: string | null;
   heartbeatInterval: number | undefined;
@@ -53,6 +57,8 @@ Options (each has an environment variable; flags win):
   --longitude <deg>         sunrise and sunset triggers       RASPY_LONGITUDE
   --timezone <zone>         for time conditions and cron      RASPY_TIMEZONE (the system's)
   --examples <file>         scenarios imported on first start RASPY_SCENARIO_EXAMPLES
+  --history-days <n>        days of device history kept, 0 off RASPY_HISTORY_DAYS (7)
+  --history-max-mb <n>      most megabytes of history kept    RASPY_HISTORY_MAX_MB (100)
   --heartbeat-interval <ms> must match the broker's           RASPY_HEARTBEAT_INTERVAL (2500)
   --log-level <level>       debug, info, warn, error, silent  RASPY_LOG_LEVEL (info)
   --log-format <format>     json or pretty                    RASPY_LOG_FORMAT (pretty on a terminal)
@@ -87,6 +93,8 @@ export function parseConfig(
         longitude: { type: 'string' },
         timezone: { type: 'string' },
         examples: { type: 'string' },
+        'history-days': { type: 'string' },
+        'history-max-mb': { type: 'string' },
         'heartbeat-interval': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -141,6 +149,16 @@ export function parseConfig(
     }
   }
   const examples = (values.examples as string | undefined) ?? env.RASPY_SCENARIO_EXAMPLES;
+  const rawDays = (values['history-days'] as string | undefined) ?? env.RASPY_HISTORY_DAYS ?? '7';
+  const historyDays = Number(rawDays);
+  if (!Number.isInteger(historyDays) || historyDays < 0 || historyDays > 3650) {
+    return { kind: 'error', message: `--history-days must be a whole number of days from 0 to 3650, got "${rawDays}"` };
+  }
+  const rawMb = (values['history-max-mb'] as string | undefined) ?? env.RASPY_HISTORY_MAX_MB ?? '100';
+  const historyMaxMb = Number(rawMb);
+  if (!Number.isFinite(historyMaxMb) || historyMaxMb <= 0) {
+    return { kind: 'error', message: `--history-max-mb must be a positive number of megabytes, got "${rawMb}"` };
+  }
   const rawHb = (values['heartbeat-interval'] as string | undefined) ?? env.RASPY_HEARTBEAT_INTERVAL;
   let heartbeatInterval: number | undefined;
   if (rawHb !== undefined && rawHb !== '') {
@@ -157,6 +175,6 @@ export function parseConfig(
   }
   return {
     kind: 'run',
-    config: { broker, kv, host, location, timezone, examples: examples === '' ? undefined : examples, dataDir, dataDirWarning, heartbeatInterval, logLevel, logFormat },
+    config: { broker, kv, host, location, timezone, examples: examples === '' ? undefined : examples, dataDir, historyDays, historyMaxMb, dataDirWarning, heartbeatInterval, logLevel, logFormat },
   };
 }

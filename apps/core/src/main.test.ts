@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MdpBroker, MdpClient, MdpWorker } from '@raspy/mdp';
-import { KvServer } from '@raspy/kv';
+import { KvClient, KvServer } from '@raspy/kv';
+import { HistoryClient } from '@raspy/devices';
 import { StoreClient, TitanicClient } from '@raspy/titanic';
-import { Cleanup, within } from '@raspy/test-support';
+import { Cleanup, waitFor, within } from '@raspy/test-support';
 
 const main = join(__dirname, '..', 'dist', 'main.js');
 const cleanup = new Cleanup();
@@ -68,4 +69,12 @@ test('runs Titanic and the settings store; settings survive a restart; SIGTERM s
   const [status, json] = (await mdp.request('house.core.scenarios', 'list')).map(String);
   expect(status).toBe('200');
   expect(JSON.parse(json as string)).toEqual({ scenarios: [] });
+  // And the history: device readings from the tree are recorded and served.
+  const writer = cleanup.add(new KvClient({ servers: kv, subtree: '/device/' }));
+  await writer.start();
+  const now = Date.now();
+  await writer.setJson('/device/house/sim/hall-temp/temperature', { value: 19.5, unit: '°C', ts: now });
+  const history = new HistoryClient(mdp, 'house.core.history');
+  await waitFor(async () => (await history.query('/device/house/sim/hall-temp/temperature', now - 1000, now + 1000)).length === 1, 'the reading in the history');
+  expect(await history.query('/device/house/sim/hall-temp/temperature', now - 1000, now + 1000)).toEqual([[now, 19.5]]);
 });

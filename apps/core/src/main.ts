@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createLogger } from '@raspy/mdp';
 import { readFile } from 'node:fs/promises';
+import { HistoryService, HistoryStore, recordDevices } from '@raspy/devices';
+import { KvClient } from '@raspy/kv';
 import { ScenarioService } from '@raspy/scenarios';
 import { StoreService, TitanicServer } from '@raspy/titanic';
 import { parseConfig, USAGE } from './config.js';
@@ -65,6 +67,46 @@ async function main(): Promise<void> {
     logger,
   });
 
+  // The history of device values: recorded from the tree, served as <host>.core.history.
+  const history =
+    config.historyDays === 0
+      ? null
+      : (() => {
+          const store = new HistoryStore({
+            dir: join(config.dataDir, 'history'),
+            retentionDays: config.historyDays,
+            maxBytes: config.historyMaxMb * 1024 * 1024,
+            logger: logger.child('history'),
+          });
+          const kv = new KvClient({ servers: config.kv, subtree: '/device/', logger: logger.child('history') });
+          const service = new HistoryService({
+            broker: config.broker,
+            service: `${config.host}.core.history`,
+            store,
+            heartbeatInterval: config.heartbeatInterval,
+            logger: logger.child('history'),
+          });
+          let unrecord = (): void => {};
+          return {
+            async start(): Promise<void> {
+              await store.start();
+              unrecord = recordDevices(kv, store);
+              // The key/value server may come later: the client keeps trying.
+              kv.start({ timeout: 5000 }).catch((err: unknown) => logger.warn('key/value server not reachable yet', { error: err as Error }));
+              await service.start();
+            },
+            async stop(): Promise<void> {
+              unrecord();
+              await service.stop();
+              await kv.close();
+              await store.stop();
+            },
+          };
+        })();
+  const stopHistory = async (): Promise<void> => {
+    await history?.stop();
+  };
+
   let stopping: Promise<void> | null = null;
   let firstSignal = 0;
   const stop = (signal: string): void => {
@@ -76,7 +118,7 @@ async function main(): Promise<void> {
     }
     logger.info('stopping', { signal });
     firstSignal = Date.now();
-    stopping = scenarios.stop().then(() => Promise.all([titanic.stop(), store.stop()])).then(
+    stopping = scenarios.stop().then(() => Promise.all([titanic.stop(), store.stop(), stopHistory()])).then(
       () => {
         logger.info('bye');
         process.stdin.destroy();
@@ -95,10 +137,11 @@ async function main(): Promise<void> {
     await titanic.start();
     await store.start();
     await scenarios.start();
+    await history?.start();
   } catch (err) {
     logger.error('cannot start the core', { error: err as Error, dataDir: config.dataDir });
     process.exitCode = 1;
-    await Promise.allSettled([scenarios.stop(), titanic.stop(), store.stop()]);
+    await Promise.allSettled([scenarios.stop(), titanic.stop(), store.stop(), stopHistory()]);
     process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
     return;
   }

@@ -167,6 +167,10 @@ test('values and availability are published into the key/value tree', async () =
   expect(kv.getJson('/device/pi1/acme/kitchen/temperature')).toEqual({ value: expect.any(Number), unit: '°C', ts: expect.any(Number) });
   expect(kv.getJson('/device/pi1/acme/hall/$state')).toEqual({ online: true, ts: expect.any(Number) });
   expect(kv.getJson('/device/pi1/acme/hall/$description')).toMatchObject({ id: 'pi1/acme/hall', name: 'Hall light' });
+  // The configuration too (the history recorder reads `record`).
+  expect(kv.getJson('/device/pi1/acme/hall/name')).toEqual({ value: 'Hall light', ts: expect.any(Number) });
+  expect(kv.getJson('/device/pi1/acme/hall/poll')).toEqual({ value: 30, unit: 's', ts: expect.any(Number) });
+  expect(kv.getJson('/device/pi1/acme/kitchen/record')).toEqual({ value: true, ts: expect.any(Number) });
   // The thermometer polls every second: its value changes on its own.
   const first = kv.getJson<{ ts: number }>('/device/pi1/acme/kitchen/temperature')?.ts;
   await waitFor(() => (kv.getJson<{ ts: number }>('/device/pi1/acme/kitchen/temperature')?.ts ?? 0) > (first ?? 0), 'a second reading', 5000);

@@ -61,3 +61,7 @@ export type {
   SimDeviceConfig,
   TvState,
 } from './sim/index.js';
+export { HistoryStore, recordDevices } from './history/history.js';
+export type { HistoryOptions } from './history/history.js';
+export { HistoryService, HistoryClient } from './history/service.js';
+export type { HistoryServiceOptions } from './history/service.js';

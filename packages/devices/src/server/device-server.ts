@@ -181,6 +181,7 @@ export class DeviceServer {
     this.applyStoredConfig([device.id]);
     for (const e of this.entries.values()) if (e.root === device) await e.device.start(e.ctx);
     this.publishDescription(device);
+    this.publishConfig(device);
     this.schedule(device);
     this.set(`/device/${this.prefix}/${device.id}/$state`, { online: true, ts: this.opts.now() }, (3 * this.opts.availabilityInterval) / 1000).catch(() => {});
     await this.readDevice(entry.device).catch(() => {});
@@ -276,6 +277,7 @@ export class DeviceServer {
     this.publishServer(true);
     for (const root of this.roots) {
       this.publishDescription(root);
+      this.publishConfig(root);
       this.schedule(root);
     }
     this.refreshAvailability();
@@ -571,6 +573,14 @@ export class DeviceServer {
   private remember(entry: Entry, command: string, reading: Reading): void {
     entry.readings.set(command, reading);
     this.set(`/device/${this.prefix}/${entry.path}/${command}`, reading).catch(() => {});
+  }
+
+  /** Publishes the configuration (name, poll, record) of a device and its subdevices, so readers such as the history recorder see it. */
+  private publishConfig(root: Device): void {
+    for (const entry of this.entries.values()) {
+      if (entry.root !== root) continue;
+      for (const name of Object.keys(CONFIG_COMMANDS)) this.remember(entry, name, this.configReading(entry.device, name));
+    }
   }
 
   private publishDescription(root: Device): void {
