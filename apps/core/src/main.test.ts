@@ -77,4 +77,9 @@ test('runs Titanic and the settings store; settings survive a restart; SIGTERM s
   const history = new HistoryClient(mdp, 'house.core.history');
   await waitFor(async () => (await history.query('/device/house/sim/hall-temp/temperature', now - 1000, now + 1000)).length === 1, 'the reading in the history');
   expect(await history.query('/device/house/sim/hall-temp/temperature', now - 1000, now + 1000)).toEqual([[now, 19.5]]);
+  // Its figures are in the tree for the web app's system page.
+  const system = cleanup.add(new KvClient({ servers: kv, subtree: '/system/' }));
+  await system.start();
+  await waitFor(() => system.get('/system/house/core') !== undefined, 'the core figures');
+  expect(system.getJson('/system/house/core')).toMatchObject({ version: expect.any(String), titanic: { open: 0, pending: 0, executed: expect.any(Number) } });
 });

@@ -67,6 +67,14 @@ async function main(): Promise<void> {
     logger,
   });
 
+  // The tree: device readings for the history; the core's own figures under /system/.
+  const kv = new KvClient({ servers: config.kv, subtree: '/device/', logger: logger.child('kv') });
+  const startedAt = Date.now();
+  const publishSystem = (): void => {
+    kv.setJson(`/system/${config.host}/core`, { version, node: process.version, pid: process.pid, startedAt, titanic: titanic.stats(), ts: Date.now() }, { ttl: 15 }).catch(() => {});
+  };
+  let systemTimer: NodeJS.Timeout | undefined;
+
   // The history of device values: recorded from the tree, served as <host>.core.history.
   const history =
     config.historyDays === 0
@@ -78,7 +86,6 @@ async function main(): Promise<void> {
             maxBytes: config.historyMaxMb * 1024 * 1024,
             logger: logger.child('history'),
           });
-          const kv = new KvClient({ servers: config.kv, subtree: '/device/', logger: logger.child('history') });
           const service = new HistoryService({
             broker: config.broker,
             service: `${config.host}.core.history`,
@@ -91,20 +98,19 @@ async function main(): Promise<void> {
             async start(): Promise<void> {
               await store.start();
               unrecord = recordDevices(kv, store);
-              // The key/value server may come later: the client keeps trying.
-              kv.start({ timeout: 5000 }).catch((err: unknown) => logger.warn('key/value server not reachable yet', { error: err as Error }));
               await service.start();
             },
             async stop(): Promise<void> {
               unrecord();
               await service.stop();
-              await kv.close();
               await store.stop();
             },
           };
         })();
   const stopHistory = async (): Promise<void> => {
+    clearInterval(systemTimer);
     await history?.stop();
+    await kv.close();
   };
 
   let stopping: Promise<void> | null = null;
@@ -138,6 +144,9 @@ async function main(): Promise<void> {
     await store.start();
     await scenarios.start();
     await history?.start();
+    // The key/value server may come later: the client keeps trying.
+    kv.start({ timeout: 5000 }).then(publishSystem, (err: unknown) => logger.warn('key/value server not reachable yet', { error: err as Error }));
+    systemTimer = setInterval(publishSystem, 5000);
   } catch (err) {
     logger.error('cannot start the core', { error: err as Error, dataDir: config.dataDir });
     process.exitCode = 1;
