@@ -107,7 +107,8 @@ export class DevicesClient {
     for await (const reply of this.mdp.streamWith(service, ['get', JSON.stringify({ device, command })], options)) frames.push(...reply.body);
     const [status, meta, ...data] = frames;
     if (String(status) !== '200') throw replyError(service, 'get', frames);
-    const parsed = JSON.parse(String(meta)) as { mime: string };
+    const parsed = parseJson(service, 'get', meta) as { mime?: unknown } | null;
+    if (typeof parsed?.mime !== 'string') throw new DeviceError('ERR_DEVICE_NOT_SUPPORTED', `${command} of ${id} is not a bytes value: read it with get()`);
     return { mime: parsed.mime, data: Buffer.concat(data) };
   }
 

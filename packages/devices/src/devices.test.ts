@@ -19,6 +19,7 @@ import {
   DevicesClient,
   defineDevice,
   isDeviceError,
+  registerSimulatedDevices,
   type DeviceConfig,
   type DeviceContext,
 } from './index.js';
@@ -292,4 +293,26 @@ test('devices added and removed while the server runs: listed, published, then l
   await expect(devices.get('pi1/acme/attic', 'temperature')).rejects.toMatchObject({ code: 'ERR_DEVICE_NOT_FOUND' });
   await waitFor(() => kv.get('/device/pi1/acme/attic/$state') === undefined, 'the removed device to show as lost', 5000);
   expect(kv.getJson<{ online: boolean }>('/device/pi1/acme/hall/$state')?.online).toBe(true);
+});
+
+test('bytes values: getBytes joins a camera snapshot; on a value that is not bytes it is refused', async () => {
+  const h = await house();
+  const reg = registerSimulatedDevices(new DeviceRegistry());
+  const s = new DeviceServer({
+    host: 'pi1',
+    server: 'cams',
+    broker: h.broker,
+    kv: false,
+    devices: [reg.create({ id: 'garden', kind: 'sim.camera', options: { width: 320, height: 240 } }), reg.create({ id: 'lamp', kind: 'sim.switch' })],
+    heartbeatInterval: 100,
+  });
+  cleanup.defer(() => s.stop());
+  await s.start();
+  const devices = new DevicesClient(cleanup.add(new MdpClient({ endpoint: h.broker, timeout: 5000 })));
+  const { mime, data } = await devices.getBytes('pi1/cams/garden', 'snapshot');
+  expect(mime).toBe('image/png');
+  expect(data.subarray(1, 4).toString()).toBe('PNG');
+  const err = await devices.getBytes('pi1/cams/lamp', 'power').then(() => null, (e: unknown) => e);
+  expect(isDeviceError(err) && err.code === 'ERR_DEVICE_NOT_SUPPORTED').toBe(true);
+  expect((err as Error).message).toMatch(/not a bytes value/);
 });
