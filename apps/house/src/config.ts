@@ -21,6 +21,12 @@ export interface HouseConfig {
   simulated: boolean;
   /** The simulated house's file, instead of the one shipped with raspy-sim. */
   simFile: string | undefined;
+  /** Run the web app (raspy-web). */
+  web: boolean;
+  /** Where the web app listens. */
+  webBind: string;
+  /** The web app's port (0: any free one). */
+  webPort: number;
 }
 
 export type ParseOutcome = { kind: 'run'; config: HouseConfig } | { kind: 'help' } | { kind: 'error'; message: string };
@@ -28,8 +34,9 @@ export type ParseOutcome = { kind: 'run'; config: HouseConfig } | { kind: 'help'
 export const USAGE = `Usage: raspy-house [options]
 
 Runs a whole RasPy house on this machine, each part in its own process: the
-broker with the key/value tree (raspy-broker), the core (raspy-core) and a
-simulated house of devices (raspy-sim). Ctrl-C stops everything.
+broker with the key/value tree (raspy-broker), the core (raspy-core), a
+simulated house of devices (raspy-sim) and the web app (raspy-web), whose
+address it prints. Ctrl-C stops everything.
 
 Options:
   --data <dir>          data folder (kv/ and core/ inside)   RASPY_HOUSE_DATA  (.raspy)
@@ -37,6 +44,9 @@ Options:
   --kv-port <port>      key/value snapshot port (0: any free) RASPY_KV_PORT (5515)
   --sim <file>          the simulated house's file            RASPY_SIM_CONFIG (raspy-sim's house.json)
   --no-sim              no simulated devices                  RASPY_SIM=off
+  --web-port <port>     the web app's port (0: any free)      RASPY_WEB_PORT (8514)
+  --web-bind <address>  where the web app listens             RASPY_WEB_BIND (0.0.0.0)
+  --no-web              no web app                            RASPY_WEB=off
   --log-level <level>   debug, info, warn, error, silent      RASPY_LOG_LEVEL (info)
   --log-format <format> json or pretty                        RASPY_LOG_FORMAT (pretty on a terminal)
   -h, --help            show this help
@@ -56,6 +66,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
         'kv-port': { type: 'string' },
         sim: { type: 'string' },
         'no-sim': { type: 'boolean' },
+        'web-port': { type: 'string' },
+        'web-bind': { type: 'string' },
+        'no-web': { type: 'boolean' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -78,7 +91,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const simulated = values['no-sim'] !== true && !/^(off|false|0|no)$/i.test(env.RASPY_SIM ?? '');
   const simRaw = (values.sim as string | undefined) ?? env.RASPY_SIM_CONFIG;
   const simFile = simRaw === undefined || simRaw === '' ? undefined : resolve(simRaw);
-  return { kind: 'run', config: { dataDir, endpoint, kvPort, logLevel, logFormat: format, simulated, simFile } };
+  const web = values['no-web'] !== true && !/^(off|false|0|no)$/i.test(env.RASPY_WEB ?? '');
+  const rawWebPort = (values['web-port'] as string | undefined) ?? env.RASPY_WEB_PORT ?? '8514';
+  const webPort = Number(rawWebPort);
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65_535) return { kind: 'error', message: `--web-port must be a port number, or 0, got "${rawWebPort}"` };
+  const webBind = (values['web-bind'] as string | undefined) ?? env.RASPY_WEB_BIND ?? '0.0.0.0';
+  if (!/^[A-Za-z0-9.:-]+$/.test(webBind)) return { kind: 'error', message: `--web-bind must be an address such as 0.0.0.0 or 127.0.0.1, got "${webBind}"` };
+  return { kind: 'run', config: { dataDir, endpoint, kvPort, logLevel, logFormat: format, simulated, simFile, web, webBind, webPort } };
 }
 
 /** The address a local process connects to, for an endpoint the broker bound (`tcp://0.0.0.0:5514` → `tcp://127.0.0.1:5514`). */

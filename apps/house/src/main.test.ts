@@ -29,7 +29,7 @@ function alive(pid: number): boolean {
 test('starts broker, key/value tree and core; everything works; Ctrl-C stops all of it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'raspy-house-'));
   cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
-  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--log-format', 'json'], {
+  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--web-port', '0', '--web-bind', '127.0.0.1', '--log-format', 'json'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   cleanup.defer(() => house.kill('SIGKILL'));
@@ -47,7 +47,7 @@ test('starts broker, key/value tree and core; everything works; Ctrl-C stops all
     'the house to run',
   );
   const pids = lines.filter((l) => typeof l.pid === 'number').map((l) => l.pid as number);
-  expect(pids).toHaveLength(3); // broker, core, simulated house
+  expect(pids).toHaveLength(4); // broker, core, simulated house, web app
   // One stream, every line with its component.
   expect(['broker', 'kv', 'titanic', 'store', 'house'].every((c) => lines.some((l) => l.component === c))).toBe(true);
   expect(lines.every((l) => typeof l.component === 'string' && typeof l.msg === 'string')).toBe(true);
@@ -68,11 +68,17 @@ test('starts broker, key/value tree and core; everything works; Ctrl-C stops all
   await waitFor(() => devices.getJson<{ online: boolean }>('/device/pi1/sim/living-temp/$state')?.online === true, 'the simulated devices');
   expect(devices.getJson('/device/pi1/sim/living-temp/temperature')).toMatchObject({ value: expect.any(Number), unit: '°C' });
 
+  // The web app: its address printed, the first visit asks for the admin password.
+  expect(running.open).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const session = await fetch(`${running.open as string}api/session`);
+  expect(await session.json()).toEqual({ authenticated: false, setupRequired: true, csrfToken: null });
+  expect((await fetch(running.open as string)).headers.get('content-type')).toMatch(/text\/html/);
+
   house.kill('SIGINT');
   expect(await within(exited, 20_000, 'the house to stop')).toBe(0);
   for (const pid of pids) expect(alive(pid)).toBe(false);
   const messages = lines.map((l) => l.msg);
-  expect(messages).toEqual(expect.arrayContaining(['stopping the house', 'house stopped', 'device server stopped']));
+  expect(messages).toEqual(expect.arrayContaining(['stopping the house', 'house stopped', 'device server stopped', 'bye']));
   // One signal each, in order: no part was forced.
   expect(messages).not.toContain('second signal, exiting now');
   expect(messages.indexOf('device server stopped')).toBeLessThan(messages.indexOf('broker stopped'));
@@ -81,7 +87,7 @@ test('starts broker, key/value tree and core; everything works; Ctrl-C stops all
 test('if the house is killed, its parts stop by themselves', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'raspy-house-'));
   cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
-  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--log-format', 'json', '--no-sim'], {
+  const house = spawn(process.execPath, [main, '--data', dir, '--endpoint', 'tcp://127.0.0.1:*', '--kv-port', '0', '--log-format', 'json', '--no-sim', '--web-port', '0', '--web-bind', '127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   cleanup.defer(() => house.kill('SIGKILL'));
@@ -97,7 +103,7 @@ test('if the house is killed, its parts stop by themselves', async () => {
     20_000,
     'the house to run',
   );
-  expect(pids).toHaveLength(2);
+  expect(pids).toHaveLength(3); // broker, core, web app
   house.kill('SIGKILL');
   await waitFor(() => pids.every((pid) => !alive(pid)), 'the parts to stop', 15_000);
 });
@@ -110,4 +116,8 @@ test('config: defaults, local address of a wildcard bind, bad flags', () => {
   expect(localAddress('tcp://192.168.1.2:5514')).toBe('tcp://192.168.1.2:5514');
   expect(parseConfig(['--kv-port', 'x'], {})).toMatchObject({ kind: 'error' });
   expect(parseConfig(['--endpoint', 'ipc:///x'], {})).toMatchObject({ kind: 'error' });
+  expect(parseConfig([], {})).toMatchObject({ config: { web: true, webPort: 8514, webBind: '0.0.0.0' } });
+  expect(parseConfig(['--no-web'], {})).toMatchObject({ config: { web: false } });
+  expect(parseConfig([], { RASPY_WEB: 'off' })).toMatchObject({ config: { web: false } });
+  expect(parseConfig(['--web-port', '99999'], {})).toMatchObject({ kind: 'error' });
 });

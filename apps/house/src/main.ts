@@ -155,12 +155,24 @@ async function main(): Promise<void> {
       await start('sim', 'raspy-sim', simArgs, (e) => e.msg === 'raspy-sim running');
       if (stopping) return;
     }
+    let web: { url: string; urls: string[]; setupRequired: boolean } | undefined;
+    if (config.web && kv !== undefined) {
+      const webArgs = ['--broker', broker, '--kv', localAddress(kv.snapshot), '--core-host', 'pi1', '--data', config.dataDir, '--bind', config.webBind, '--port', String(config.webPort)];
+      const webLines = await start('web', 'raspy-web', webArgs, (e) => e.msg === 'raspy-web running');
+      web = webLines.find((e) => e.msg === 'raspy-web running') as typeof web;
+      if (stopping) return;
+    }
     logger.info('house running', {
+      ...(web !== undefined ? { open: web.url } : {}),
       broker,
       kv: kv === undefined ? null : localAddress(kv.snapshot),
       data: config.dataDir,
       stop: 'Ctrl-C',
     });
+    if (web !== undefined && config.logFormat === 'pretty') {
+      // The one thing a person needs: where to go.
+      process.stderr.write(`\n  RasPy is running. Open ${web.urls.join(' or ')} in a browser${web.setupRequired ? ' and create the admin password' : ''}.\n  Ctrl-C stops the house.\n\n`);
+    }
   } catch (err) {
     logger.error('the house could not start', { error: err as Error });
     stop('start failed', 1);

@@ -106,7 +106,7 @@ export async function createWebServer(options: WebServerOptions): Promise<Fastif
   const { house, auth } = options;
   const logger = options.logger ?? silentLogger;
   const limiter = new LoginLimiter(options.loginLimit ?? 5);
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false, disableRequestLogging: true });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false });
   app.decorateRequest('who', null);
 
   await app.register(fastifyCookie);
