@@ -161,6 +161,41 @@ describe('triggers', () => {
     await engine.stop();
   });
 
+  test('disabling, re-enabling, replacing and removing a scenario changes what a key fires (the watch index follows)', async () => {
+    const { clock, house, engine } = setup();
+    const door = (name: string, key: string) => validateScenario({ name, triggers: [{ type: 'change', key }, { type: 'event', key: '/event/knock' }], actions: [{ type: 'log', message: name }] });
+    engine.add(door('front', '/device/pi1/sim/front/open'));
+    await engine.start();
+    engine.add(door('back', '/device/pi1/sim/back/open'));
+    const fired = () => ({ front: engine.traces('front').length, back: engine.traces('back').length });
+    house.put('/device/pi1/sim/front/open', { value: true });
+    house.put('/device/pi1/sim/back/open', { value: true });
+    await clock.advance(1);
+    expect(fired()).toEqual({ front: 1, back: 1 });
+    engine.setEnabled('front', false);
+    house.put('/device/pi1/sim/front/open', { value: false });
+    house.put('/event/knock/x', { ts: 1 });
+    await clock.advance(1);
+    expect(fired()).toEqual({ front: 1, back: 2 });
+    engine.setEnabled('front', true);
+    house.put('/device/pi1/sim/front/open', { value: true });
+    await clock.advance(1);
+    expect(fired()).toEqual({ front: 2, back: 2 });
+    // Replaced: now watches another key.
+    engine.add(door('front', '/device/pi1/sim/garage/open'));
+    house.put('/device/pi1/sim/front/open', { value: false });
+    house.put('/device/pi1/sim/garage/open', { value: true });
+    await clock.advance(1);
+    expect(fired()).toEqual({ front: 3, back: 2 });
+    engine.remove('back');
+    house.put('/device/pi1/sim/back/open', { value: false });
+    house.put('/event/knock/y', { ts: 2 });
+    await clock.advance(1);
+    expect(engine.traces('front')).toHaveLength(4);
+    expect(engine.get('back')).toBeUndefined();
+    await engine.stop();
+  });
+
   test('sunset with an offset, at the configured location', async () => {
     const { clock, house, engine } = setup();
     engine.add(validateScenario({ name: 'dusk', triggers: [{ type: 'sun', event: 'sunset', offset: '-15m' }], actions: [{ type: 'device', device: 'pi1/sim/kitchen-light', command: 'power', value: true }] }));

@@ -34,6 +34,9 @@ export interface EngineWorld {
 }
 
 /** The engine's clock (real by default; a fake one in tests). */
+/** How long finished traces wait in memory before they are written (with the others finished meanwhile). */
+const TRACE_SAVE_DELAY = 1000;
+
 export interface EngineClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -164,6 +167,9 @@ export class ScenarioEngine {
   private restored: PersistedState = { thresholds: [], runs: [] };
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
+  private index: { exact: Map<string, Entry[]>; prefix: Entry[] } | null = null;
+  private readonly dirtyTraces = new Set<Entry>();
+  private traceTimer: unknown;
   /** Set while stopping: the saved state is the one taken before the stop. */
   private frozen = false;
   /** Runs finished since start (for tests and statistics). */
@@ -215,6 +221,9 @@ export class ScenarioEngine {
     for (const w of this.waiters) if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
     this.waiters.clear();
     for (const entry of this.entries.values()) for (const run of [...entry.runs]) this.stopRun(run, 'the engine stopped');
+    if (this.traceTimer !== undefined) this.clock.clearTimeout(this.traceTimer);
+    this.traceTimer = undefined;
+    await this.flushTraces();
     await this.saving;
     try {
       await this.options.persistence?.save(pending);
@@ -253,6 +262,7 @@ export class ScenarioEngine {
     if (old !== undefined) this.remove(scenario.name, 'the scenario was updated');
     const entry: Entry = { scenario, runs: new Set(), queue: [], traces: old?.traces ?? [], thresholds: new Map(), sunTimers: new Map() };
     this.entries.set(scenario.name, entry);
+    this.index = null;
     if (old === undefined && this.options.persistence?.loadTraces !== undefined) {
       void this.options.persistence.loadTraces(scenario.name).then((t) => {
         if (entry.traces.length === 0) entry.traces.push(...t.slice(0, this.maxTraces));
@@ -270,6 +280,7 @@ export class ScenarioEngine {
     for (const run of [...entry.runs]) this.stopRun(run, reason);
     entry.queue.length = 0;
     this.entries.delete(name);
+    this.index = null;
     this.persist();
     return true;
   }
@@ -278,6 +289,7 @@ export class ScenarioEngine {
   setEnabled(name: string, enabled: boolean): Scenario {
     const entry = this.require(name);
     entry.scenario = { ...entry.scenario, enabled };
+    this.index = null;
     this.disarm(entry);
     if (this.started) this.arm(entry, false);
     this.publishState(entry);
@@ -352,9 +364,40 @@ export class ScenarioEngine {
     entry.sunTimers.set(index, handle);
   }
 
-  private onChange(key: string, value: unknown): void {
+  /**
+   * Which scenarios a key can fire, so that a change costs the scenarios
+   * that watch it, not all of them: exact keys (change, threshold, cron) and
+   * the scenarios with event triggers (prefixes). Rebuilt after a change of
+   * the scenarios.
+   */
+  private watchIndex(): { exact: Map<string, Entry[]>; prefix: Entry[] } {
+    if (this.index !== null) return this.index;
+    const exact = new Map<string, Entry[]>();
+    const prefix: Entry[] = [];
     for (const entry of this.entries.values()) {
       if (entry.scenario.enabled === false) continue;
+      const keys = new Set<string>();
+      for (const t of entry.scenario.triggers) {
+        if (t.type === 'change' || t.type === 'threshold') keys.add(t.key);
+        else if (t.type === 'cron') keys.add(`/event/cron/${t.job}`);
+        else if (t.type === 'event' && !prefix.includes(entry)) prefix.push(entry);
+      }
+      for (const k of keys) {
+        const list = exact.get(k);
+        if (list === undefined) exact.set(k, [entry]);
+        else list.push(entry);
+      }
+    }
+    this.index = { exact, prefix };
+    return this.index;
+  }
+
+  private onChange(key: string, value: unknown): void {
+    const index = this.watchIndex();
+    const exact = index.exact.get(key);
+    const candidates = index.prefix.length === 0 ? (exact ?? []) : [...new Set([...(exact ?? []), ...index.prefix])];
+    for (const entry of candidates) {
+      if (entry.scenario.enabled === false || this.entries.get(entry.scenario.name) !== entry) continue;
       entry.scenario.triggers.forEach((t, i) => {
         const info = this.match(t, key, value);
         if (info !== null) this.fire(entry, info);
@@ -523,8 +566,36 @@ export class ScenarioEngine {
     if (reason !== undefined) trace.reason = reason;
     if (!entry.traces.includes(trace)) entry.traces.unshift(trace);
     if (entry.traces.length > this.maxTraces) entry.traces.length = this.maxTraces;
-    void this.options.persistence?.saveTraces?.(entry.scenario.name, entry.traces).catch(() => {});
+    this.saveTracesSoon(entry);
     return trace;
+  }
+
+  /**
+   * Traces are kept in memory at once and written within a second, many
+   * runs in one write: a scenario firing often must not cost a store write
+   * per run (the store fsyncs each).
+   */
+  private saveTracesSoon(entry: Entry): void {
+    if (this.options.persistence?.saveTraces === undefined) return;
+    this.dirtyTraces.add(entry);
+    // Stopping: no timer left behind, the last traces go now.
+    if (this.frozen) {
+      void this.flushTraces();
+      return;
+    }
+    if (this.traceTimer !== undefined) return;
+    this.traceTimer = this.clock.setTimeout(() => {
+      this.traceTimer = undefined;
+      void this.flushTraces();
+    }, TRACE_SAVE_DELAY);
+  }
+
+  private async flushTraces(): Promise<void> {
+    const save = this.options.persistence?.saveTraces;
+    const dirty = [...this.dirtyTraces];
+    this.dirtyTraces.clear();
+    if (save === undefined) return;
+    await Promise.all(dirty.map((e) => save.call(this.options.persistence, e.scenario.name, e.traces).catch((err: unknown) => this.logger.warn('cannot save traces', { scenario: e.scenario.name, error: err as Error }))));
   }
 
   private check(run: Run): void {
