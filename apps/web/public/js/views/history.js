@@ -120,6 +120,8 @@ export async function historyView({ root, query, scope }) {
     live.watchKey(key, (_k, v) => {
       if (!v || typeof v.value !== 'number' || !points.length && !to) return;
       const t = typeof v.ts === 'number' ? v.ts : Date.now();
+      // The stream's snapshot (at connect or reconnect) brings the current value again: not a new point.
+      if (points.length && t <= points[points.length - 1][0]) return;
       to = Math.max(Date.now(), t);
       from = to - range.ms;
       points.push([t, v.value]);
