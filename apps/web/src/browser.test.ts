@@ -67,7 +67,7 @@ interface Tab {
 
 let browser: Browser | null = null;
 const cleanup = new Cleanup();
-let tabs: Tab[] = [];
+const tabs: Tab[] = [];
 
 async function launch(): Promise<Browser> {
   browser ??= await chromium.launch({
@@ -109,7 +109,7 @@ async function open(options: { viewport?: { width: number; height: number }; sto
   return tab;
 }
 
-/** Saves a screenshot of the viewport in apps/web/screenshots/ (toasts and the caret hidden). */
+/** Saves a screenshot of the viewport (or the full page) in apps/web/screenshots/, toasts and the caret hidden. */
 async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   // No focus ring nor hover left by the last click; a full page from its top.
