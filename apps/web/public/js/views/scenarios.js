@@ -174,7 +174,7 @@ export function lastLine(last) {
 export function runMessage(res) {
   const t = res && res.trace;
   if (!t) return 'Started.';
-  if (t.result === 'running') return 'Started: it is running.';
+  if (t.result === 'running') return 'Started: its run is listed below.';
   if (t.result === 'done') return 'Ran: done.';
   return `${t.result}${t.reason ? `: ${t.reason}` : ''}`;
 }
