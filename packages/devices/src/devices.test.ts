@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { MdpBroker, MdpClient } from '@raspy/mdp';
 import { KvClient, KvServer } from '@raspy/kv';
 import { StoreService } from '@raspy/titanic';
-import { Cleanup, waitFor, within } from '@raspy/test-support';
+import { Cleanup, deferred, memoryLogger, waitFor, within } from '@raspy/test-support';
 import {
   Device,
   DeviceRegistry,
@@ -273,6 +273,65 @@ test('a context of a device can publish readings learnt by itself (push)', async
   await kv.start();
   (push as DeviceContext | null)?.publish({ pressed: 3 });
   await waitFor(() => kv.getJson<{ value: number }>('/device/pi1/push/door/pressed')?.value === 3, 'the pushed value');
+});
+
+test('a slow device is never read twice at once: polls are skipped (and logged) while a read hangs; a write reads again after it', async () => {
+  const hang = { next: null as ReturnType<typeof deferred<void>> | null };
+  let reads = 0;
+  class SlowProbe extends Device {
+    readonly type = 'sensor.level';
+    readonly commands = { level: { type: 'int', readonly: true }, target: { type: 'int', min: 0, max: 100 } } as const;
+    private target = 0;
+    async read() {
+      reads++;
+      const seen = this.target;
+      if (hang.next !== null) await hang.next.promise;
+      return { level: reads, target: seen };
+    }
+    override write(_command: string, value: unknown) {
+      this.target = value as number;
+      return value;
+    }
+  }
+  const h = await house();
+  const logger = memoryLogger();
+  const s = new DeviceServer({
+    host: 'pi1',
+    server: 'slow',
+    broker: h.broker,
+    kv: h.kv.endpoints,
+    devices: [new SlowProbe({ id: 'tank', poll: 1 })],
+    heartbeatInterval: 100,
+    deviceTimeout: 200,
+    logger,
+  });
+  cleanup.defer(() => s.stop());
+  await s.start();
+  expect(reads).toBe(1);
+  const devices = new DevicesClient(cleanup.add(new MdpClient({ endpoint: h.broker, timeout: 5000 })));
+
+  // The next poll's read hangs: it times out, and the polls after it are skipped, not piled up.
+  hang.next = deferred();
+  const skipped = () => logger.lines.some((l) => l.message === 'poll skipped: the previous reading has not finished');
+  await waitFor(skipped, 'a skipped poll', 5000);
+  expect(reads).toBe(2);
+  expect(logger.lines.filter((l) => l.message === 'reading failed')).toHaveLength(1);
+  // Asked for, it waits for the read under way (and runs out of time) rather than starting one.
+  await expect(devices.poll('pi1/slow/tank')).rejects.toMatchObject({ code: 'ERR_DEVICE_UNAVAILABLE' });
+  expect(reads).toBe(2);
+
+  // A write while the read hangs: the read after it waits for the hung one, then reads anew.
+  await devices.set('pi1/slow/tank', 'target', 40);
+  expect(reads).toBe(2);
+  const hung = hang.next;
+  hang.next = null;
+  hung.resolve();
+  // The hung read's late result is dropped (its deadline passed); the third read is the write's.
+  await waitFor(() => s.reading('tank', 'level')?.value === 3, 'a fresh read after the write');
+  expect(s.reading('tank', 'target')?.value).toBe(40);
+  expect(logger.lines.find((l) => l.message === 'slow reading finished')?.fields).toMatchObject({ device: 'tank', skippedPolls: expect.any(Number) });
+  // Polling goes on.
+  await waitFor(() => reads >= 4, 'polling again');
 });
 
 test('devices added and removed while the server runs: listed, published, then lost', async () => {

@@ -78,6 +78,9 @@ interface Entry {
 }
 
 type Reply = (string | Buffer)[];
+/** A device's read that has not finished yet (its deadline may have passed). */
+type ReadUnderWay = { device: Device; operation: Promise<Record<string, unknown>>; since: number; skipped: number };
+
 type StoredConfig = { name?: unknown; poll?: unknown; record?: unknown };
 
 const ok = (payload: unknown): Reply => ['200', JSON.stringify(payload)];
@@ -110,6 +113,8 @@ export class DeviceServer {
   private settings: StoreClient | null = null;
   private workers: MdpWorker[] = [];
   private readonly pollTimers = new Map<Device, NodeJS.Timeout>();
+  /** Reads under way, by device: one at a time per device, even after their deadline passed. */
+  private readonly readsUnderWay = new Map<Device, ReadUnderWay>();
   private availabilityTimer: NodeJS.Timeout | null = null;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private starting: Promise<void> | null = null;
@@ -206,6 +211,7 @@ export class DeviceServer {
       if (e.root !== root) continue;
       this.entries.delete(path);
       this.byDevice.delete(e.device);
+      this.readsUnderWay.delete(e.device);
       try {
         await e.device.stop();
       } catch (err) {
@@ -441,7 +447,7 @@ export class DeviceServer {
     const reading: Reading = { value: now, ...(spec.unit !== undefined ? { unit: spec.unit } : {}), ts: this.opts.now() };
     if (!spec.writeonly) this.remember(entry, name, reading);
     // Other readings may have changed with it (a dimmer's power with its level).
-    void this.readDevice(entry.device).catch(() => {});
+    void this.readDevice(entry.device, true).catch(() => {});
     return reading;
   }
 
@@ -529,19 +535,70 @@ export class DeviceServer {
       this.pollTimers.set(
         root,
         setInterval(() => {
+          const busy = this.readUnderWay(root);
+          if (busy !== undefined) {
+            // A slow or hung device: piling reads up would only tie up more threads or sockets.
+            if (busy.skipped++ === 0) {
+              this.logger.warn('poll skipped: the previous reading has not finished', {
+                device: (this.byDevice.get(busy.device) as Entry).path,
+                runningMs: Date.now() - busy.since,
+                poll: root.poll,
+              });
+            }
+            return;
+          }
           this.readDevice(root).catch(() => {});
         }, root.poll * 1000),
       );
     }
   }
 
-  /** Reads a device (and its subdevices) now, publishes, and returns the top device's readings. */
-  private async readDevice(device: Device): Promise<Map<string, Reading>> {
+  /** The read under way of a device or one of its subdevices, if any. */
+  private readUnderWay(device: Device): ReadUnderWay | undefined {
+    const own = this.readsUnderWay.get(device);
+    if (own !== undefined) return own;
+    for (const sub of Object.values(device.subdevices)) {
+      const found = this.readUnderWay(sub);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads a device (and its subdevices) now, publishes, and returns the top
+   * device's readings. A read of a device whose previous read has not
+   * finished (even one past its deadline) waits for that one instead of
+   * starting another; with `fresh` (after a write) it starts a new one once
+   * that one is over, since it may have read the device before the write.
+   */
+  private async readDevice(device: Device, fresh = false): Promise<Map<string, Reading>> {
     const entry = this.byDevice.get(device) as Entry;
-    for (const sub of Object.values(device.subdevices)) await this.readDevice(sub);
+    for (const sub of Object.values(device.subdevices)) await this.readDevice(sub, fresh);
     let values: Record<string, unknown>;
+    let current = this.readsUnderWay.get(device);
+    if (current !== undefined && fresh) {
+      const stale = current;
+      await stale.operation.catch(() => {});
+      current = this.readsUnderWay.get(device);
+      if (current === stale) current = undefined;
+    }
+    if (current === undefined) {
+      const operation = Promise.resolve().then(() => device.read(entry.ctx));
+      const started: ReadUnderWay = { device, operation, since: Date.now(), skipped: 0 };
+      current = started;
+      this.readsUnderWay.set(device, started);
+      const done = (): void => {
+        if (this.readsUnderWay.get(device) !== started) return;
+        this.readsUnderWay.delete(device);
+        if (started.skipped > 0) {
+          this.logger.info('slow reading finished', { device: entry.path, tookMs: Date.now() - started.since, skippedPolls: started.skipped });
+        }
+      };
+      operation.then(done, done);
+    }
+    const { operation } = current;
     try {
-      values = await this.deadline(() => device.read(entry.ctx), `${this.prefix}/${entry.path} read`);
+      values = await this.deadline(() => operation, `${this.prefix}/${entry.path} read`);
     } catch (err) {
       this.logger.warn('reading failed', { device: entry.path, error: err as Error });
       this.set(`/device/${this.prefix}/${entry.path}/$error`, { error: (err as Error).message, ts: this.opts.now() }, 60).catch(() => {});
