@@ -17,14 +17,18 @@ class ScriptedSource implements TemperatureSource {
   readonly location = 'test';
   probes = new Map<string, TemperatureReading>();
   resolutions = new Map<string, number>();
+  resolutionAsked = 0;
+  reads = 0;
   closed = false;
   async list(): Promise<ProbeInfo[]> {
     return [...this.probes.keys()].map((id) => ({ id, family: id.slice(0, 2), chip: 'DS18B20', bus: 'w1_bus_master1' }));
   }
   async read(id: string): Promise<TemperatureReading> {
+    this.reads++;
     return this.probes.get(id) ?? { ok: false, reason: 'missing', message: `${id} is gone` };
   }
   async resolution(id: string): Promise<number | null> {
+    this.resolutionAsked++;
     return this.resolutions.get(id) ?? null;
   }
   async setResolution(id: string, bits: 9 | 10 | 11 | 12): Promise<void> {
@@ -97,8 +101,14 @@ test('resolution is shown where known, and settable where the source can', async
   source.resolutions.set('28-0000052fd3c1', 12);
   const { devices } = await setup(source);
   expect(await devices.get('pi1/onewire/28-0000052fd3c1', 'resolution')).toMatchObject({ value: 12, unit: 'bits' });
+  // Asked again after the write, then not at every reading (on old kernels it costs a conversion).
+  const asked = source.resolutionAsked;
   expect(await devices.set('pi1/onewire/28-0000052fd3c1', 'resolution', 9)).toMatchObject({ value: 9 });
   expect(source.resolutions.get('28-0000052fd3c1')).toBe(9);
+  const reads = source.reads;
+  await waitFor(() => source.reads >= reads + 2, 'two more readings');
+  expect(source.resolutionAsked).toBe(asked + 1);
+  expect(await devices.get('pi1/onewire/28-0000052fd3c1', 'resolution')).toMatchObject({ value: 9 });
   await expect(devices.set('pi1/onewire/28-0000052fd3c1', 'resolution', 13)).rejects.toMatchObject({ code: 'ERR_DEVICE_INVALID' });
 });
 

@@ -12,6 +12,9 @@ import type { BadReadingReason, ProbeInfo, TemperatureSource } from '../source.j
 /** The statuses of a reading: `ok` or why it is not a temperature. */
 export const READING_STATUSES: readonly ('ok' | BadReadingReason)[] = ['ok', 'crc', 'zero', 'power-on', 'missing', 'unreadable', 'truncated'];
 
+/** How long a probe's resolution is trusted before it is asked again (10 min). */
+const RESOLUTION_REFRESH_MS = 10 * 60_000;
+
 /** A temperature probe read from a {@link TemperatureSource}. */
 export class TemperatureProbe extends Device {
   readonly type = 'sensor.temperature';
@@ -52,8 +55,11 @@ export class TemperatureProbe extends Device {
     };
   }
 
+  /** The resolution last learnt and when (ms); re-read every {@link RESOLUTION_REFRESH_MS}: on old kernels it costs a conversion. */
+  private known: { bits: number | null; at: number } | null = null;
+
   async read(_ctx: DeviceContext): Promise<Record<string, unknown>> {
-    const [reading, resolution] = await Promise.all([this.source.read(this.id), this.source.resolution(this.id).catch(() => null)]);
+    const [reading, resolution] = await Promise.all([this.source.read(this.id), this.resolution()]);
     const common: Record<string, unknown> = { chip: this.info.chip, bus: this.info.bus };
     if (resolution !== null) common.resolution = resolution;
     if (reading.ok) return { ...common, temperature: reading.celsius, status: 'ok', error: '' };
@@ -61,8 +67,24 @@ export class TemperatureProbe extends Device {
     return { ...common, status: reading.reason, error: reading.message };
   }
 
+  /**
+   * The probe's resolution, asked of the source only now and then: it only
+   * changes when set through this device or when the probe is power-cycled,
+   * and without the kernel's `resolution` attribute asking costs a second
+   * conversion on the bus. An unknown resolution (probe missing) is asked
+   * again at the next read.
+   */
+  private async resolution(): Promise<number | null> {
+    const now = Date.now();
+    if (this.known !== null && this.known.bits !== null && now - this.known.at < RESOLUTION_REFRESH_MS) return this.known.bits;
+    const bits = await this.source.resolution(this.id).catch(() => null);
+    this.known = { bits, at: now };
+    return bits;
+  }
+
   override async write(command: string, value: unknown, ctx: DeviceContext): Promise<unknown> {
     if (command === 'resolution' && this.source.setResolution !== undefined) {
+      this.known = null;
       await this.source.setResolution(this.id, value as 9 | 10 | 11 | 12);
       return value;
     }
