@@ -58,14 +58,15 @@ export function pinningPlan(mode) {
 
 /**
  * Starts `node [nodeArgs] script [args]`, pinned to `core` with taskset when
- * core is a number. `ipc` adds a message channel (process.send in the child).
+ * core is a number. `ipc` adds a message channel (process.send in the child);
+ * `env` replaces the environment (default: this process's).
  * Returns the ChildProcess with `lines` (an async line iterator over stdout)
  * and `exited` (a promise of the exit code).
  */
-export function startNode(script, args, { core = null, nodeArgs = [], ipc = false, cwd } = {}) {
+export function startNode(script, args, { core = null, nodeArgs = [], ipc = false, cwd, env } = {}) {
   const nodeArgv = [...nodeArgs, script, ...args];
   const [cmd, argv] = core === null ? [process.execPath, nodeArgv] : ['taskset', ['-c', String(core), process.execPath, ...nodeArgv]];
-  const child = spawn(cmd, argv, { cwd, stdio: ipc ? ['pipe', 'pipe', 'inherit', 'ipc'] : ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(cmd, argv, { cwd, env, stdio: ipc ? ['pipe', 'pipe', 'inherit', 'ipc'] : ['pipe', 'pipe', 'inherit'] });
   child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   child.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   if (ipc) {

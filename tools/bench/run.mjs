@@ -2,7 +2,7 @@
 // Benchmarks of @raspy/mdp's broker against a raw zeromq.js proxy baseline
 // measured in the same run. See tools/bench/README.md.
 //
-//   node tools/bench/run.mjs [--quick] [--profile] [--pin split|same|none] [--only sync,pipelined,scale,titanic]
+//   node tools/bench/run.mjs [--quick] [--profile] [--pin split|same|none] [--only sync,pipelined,scale,titanic,onewire]
 //
 //   --quick     short runs (smoke test, < 30 s)
 //   --profile   run every broker under `node --cpu-prof` and print their top functions
@@ -10,7 +10,9 @@
 //               same: everything on core 0; none: let the OS schedule
 //   --only      a comma-separated subset of the benchmarks; `titanic` (not in the
 //               default set) runs titanic.mjs (durable round trips) with the same
-//               --quick, --profile and --pin
+//               --quick, --profile and --pin; `onewire` (not in the default set either)
+//               runs onewire.mjs (event loop delay while polling 1-Wire probes) with
+//               the same --quick and --pin
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -303,6 +305,16 @@ function titanic() {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
 }
 
+// ------------------------------------------------------------ onewire
+
+/** Runs onewire.mjs (its own processes, table and JSON) and resolves with its exit code. */
+function onewire() {
+  const args = [join(here, 'onewire.mjs'), '--pin', flags.pin];
+  if (flags.quick) args.push('--quick');
+  const child = track(spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] }));
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+}
+
 // ------------------------------------------------------------ report
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '-');
@@ -463,6 +475,10 @@ try {
   if (only.has('titanic') && !interrupted) {
     if (brokerBenchmarks) console.log('');
     if ((await titanic()) !== 0) exitCode = 1;
+  }
+  if (only.has('onewire') && !interrupted) {
+    if (brokerBenchmarks || only.has('titanic')) console.log('');
+    if ((await onewire()) !== 0) exitCode = 1;
   }
 } catch (err) {
   console.error(err);
