@@ -5,7 +5,7 @@
 import { MdpBroker, MdpClient } from '@raspy/mdp';
 import { KvClient, KvServer } from '@raspy/kv';
 import { DevicesClient } from '@raspy/devices';
-import { Cleanup, waitFor } from '@raspy/test-support';
+import { Cleanup, deferred, waitFor } from '@raspy/test-support';
 import { OneWireServer } from './onewire-server.js';
 import type { ProbeInfo, TemperatureReading, TemperatureSource } from '../source.js';
 
@@ -23,8 +23,16 @@ class ScriptedSource implements TemperatureSource {
   async list(): Promise<ProbeInfo[]> {
     return [...this.probes.keys()].map((id) => ({ id, family: id.slice(0, 2), chip: 'DS18B20', bus: 'w1_bus_master1' }));
   }
+  gate: Promise<void> | null = null;
+  inFlight = 0;
   async read(id: string): Promise<TemperatureReading> {
     this.reads++;
+    this.inFlight++;
+    try {
+      if (this.gate !== null) await this.gate;
+    } finally {
+      this.inFlight--;
+    }
     return this.probes.get(id) ?? { ok: false, reason: 'missing', message: `${id} is gone` };
   }
   async resolution(id: string): Promise<number | null> {
@@ -110,6 +118,18 @@ test('resolution is shown where known, and settable where the source can', async
   expect(source.resolutionAsked).toBe(asked + 1);
   expect(await devices.get('pi1/onewire/28-0000052fd3c1', 'resolution')).toMatchObject({ value: 9 });
   await expect(devices.set('pi1/onewire/28-0000052fd3c1', 'resolution', 13)).rejects.toMatchObject({ code: 'ERR_DEVICE_INVALID' });
+});
+
+test('probes found together are added together: their first readings (750 ms each on a real bus) are not taken one after the other', async () => {
+  const source = new ScriptedSource();
+  for (const id of ['28-000000000001', '28-000000000002', '28-000000000003']) source.probes.set(id, { ok: true, celsius: 20 });
+  const gate = deferred();
+  source.gate = gate.promise;
+  const starting = setup(source);
+  await waitFor(() => source.inFlight === 3, 'the three first readings under way at once');
+  gate.resolve();
+  const { devices } = await starting;
+  expect((await devices.list()).map((d) => d.id)).toHaveLength(3);
 });
 
 test('stop closes the source', async () => {
