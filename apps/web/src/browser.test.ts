@@ -263,7 +263,11 @@ describeBrowser('the web UI in Chromium', () => {
       await waitText(page, value('/device/pi1/sim/living-light/power'), inTree('/device/pi1/sim/living-light/power') === true ? 'on' : 'off');
       await waitText(page, value('/device/pi1/sim/tv/volume/level'), `${String(inTree('/device/pi1/sim/tv/volume/level'))} %`);
       // Subdevice values read as their path; the camera's picture is on its page, its resolution here.
-      expect(await page.locator('[data-device-id="pi1/sim/tv"]').textContent()).toContain('volume/level');
+      const tvCard = await page.locator('[data-device-id="pi1/sim/tv"] dt').allTextContents();
+      expect(tvCard).toContain('volume/level');
+      // ...except a subdevice's command of its own name: the TV's power reads "power", not "power/power".
+      expect(tvCard).toContain('power');
+      expect(tvCard).not.toContain('power/power');
       await waitText(page, value('/device/pi1/sim/garden-camera/resolution'), '64x48');
       await shot(page, 'dashboard');
 
@@ -486,8 +490,10 @@ describeBrowser('the web UI in Chromium', () => {
       expect(await editor.inputValue()).toBe(broken);
       await page.getByText('Unsaved changes').waitFor();
 
-      // Fixed, with the mode changed too (so that the save is seen on the server).
-      await editor.fill(text({ ...scenario, mode: 'restart' }));
+      // Fixed, with the mode and the description changed too (so that the save is seen on the server and in the header).
+      await page.locator('.page-subtitle', { hasText: scenario.description }).waitFor();
+      const description = 'Dims the living room light when the probe gets warm, again and again.';
+      await editor.fill(text({ ...scenario, mode: 'restart', description }));
       await page.getByTestId('scenario-save').click();
       await page.locator('#toasts .toast', { hasText: 'Saved.' }).waitFor();
       await error.waitFor({ state: 'hidden' });
@@ -495,7 +501,8 @@ describeBrowser('the web UI in Chromium', () => {
       expect(await editor.getAttribute('aria-invalid')).toBeNull();
       expect(JSON.parse(await editor.inputValue())).toMatchObject({ mode: 'restart', triggers: [{ above: 30 }] });
       const stored = await page.request.get(`${h.url}/api/scenarios/evening-light`);
-      expect(await stored.json()).toMatchObject({ scenario: { mode: 'restart', description: scenario.description, triggers: [{ type: 'threshold', above: 30 }] } });
+      expect(await stored.json()).toMatchObject({ scenario: { mode: 'restart', description, triggers: [{ type: 'threshold', above: 30 }] } });
+      await page.locator('.page-subtitle', { hasText: description }).waitFor();
 
       // Run it by hand; the trace says why and what each step did.
       await page.getByTestId('scenario-run').click();

@@ -94,8 +94,10 @@ export async function dashboardView({ root, scope }) {
       const unit = c.spec.unit ?? reading?.unit;
       const el = h('dd', { class: 'card__value', 'data-testid': 'value', dataset: { key } }, formatValue(reading?.value, unit));
       valueEls.set(key, { el, unit });
-      // Values of subdevices read as "volume/level", the path people see in scenarios too.
-      rows.push(h('div', { class: 'card__row' }, h('dt', { title: c.spec.description ?? '' }, c.sub ? c.path : labelOf(c.name, c.spec)), el));
+      // Values of subdevices read as "volume/level", the path people see in scenarios too; a
+      // subdevice's command of its own name (the TV's power/power) reads as the subdevice.
+      const label = !c.sub ? labelOf(c.name, c.spec) : c.sub.split('/').at(-1) === c.name ? c.sub : c.path;
+      rows.push(h('div', { class: 'card__row' }, h('dt', { title: c.spec.description ?? '' }, label), el));
     }
     const hasSnapshot = allCommands(desc).some((c) => c.spec.type === 'bytes' && String(c.spec.mime ?? '').startsWith('image/'));
 

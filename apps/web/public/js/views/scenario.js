@@ -123,8 +123,9 @@ export async function scenarioView({ root, params, scope, isNew = false }) {
     );
   }
 
+  let header = pageHeader(isNew ? 'New scenario' : name, { back, actions, subtitle: isNew ? 'Write it as JSON; the template below is a thermostat to adapt.' : scenario.description || null });
   append(root, [
-    pageHeader(isNew ? 'New scenario' : name, { back, actions, subtitle: isNew ? 'Write it as JSON; the template below is a thermostat to adapt.' : scenario.description || null }),
+    header,
     statusLine,
     message,
   ]);
@@ -217,6 +218,10 @@ export async function scenarioView({ root, params, scope, isNew = false }) {
       }
       editor.value = pretty(stored);
       saved = editor.value;
+      // The header shows the saved description (the actions move into the new one).
+      const fresh = pageHeader(name, { back, actions, subtitle: stored.description || null });
+      header.replaceWith(fresh);
+      header = fresh;
       updateDirty();
       toast('Saved.', 'ok');
     } catch (err) {
