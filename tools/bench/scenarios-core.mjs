@@ -24,10 +24,12 @@ if (config.mode === 'engine') {
   stopFn = () => service.stop();
 } else {
   // What each scenario does, written by hand: above 50 → "high", below 50 → "low".
-  const kv = new KvClient({ servers: config.kv, subtree: '/bench/in/' });
+  // Subtree /bench/ (outputs too), so that its sets are confirmed by the server's echo and
+  // re-sent if lost, as the engine's are (a client cannot see the echo of a key outside its subtree).
+  const kv = new KvClient({ servers: config.kv, subtree: '/bench/' });
   const state = new Map();
   kv.on('change', ({ key, value }) => {
-    if (value === undefined) return;
+    if (value === undefined || !key.startsWith('/bench/in/')) return;
     const v = JSON.parse(String(value)).value;
     const now = v > 50 ? 'high' : v < 50 ? 'low' : null;
     if (now === null || state.get(key) === now) return;

@@ -390,6 +390,37 @@ describe('run modes and stops', () => {
 });
 
 describe('restarts', () => {
+  test('traces are saved a second after their runs, a few at a time, each scenario once per save', async () => {
+    const saves: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    class SlowTraces extends MemoryPersistence {
+      async saveTraces(scenario: string): Promise<void> {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        inFlight--;
+        saves.push(scenario);
+      }
+    }
+    const { clock, house, engine } = setup({ persistence: new SlowTraces() });
+    for (let i = 0; i < 10; i++) engine.add(validateScenario({ name: `s${i}`, triggers: [{ type: 'change', key: `/in/${i}` }], actions: [{ type: 'set', key: `/out/${i}`, value: 1 }] }));
+    await engine.start();
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 10; i++) house.put(`/in/${i}`, round);
+    await clock.advance(1);
+    expect(house.get('/out/9')).toBe(1);
+    expect(gates).toHaveLength(0); // nothing saved yet: the runs' traces wait a second
+    await clock.advance(1000);
+    for (let i = 0; i < 20 && saves.length < 10; i++) {
+      for (const open of gates.splice(0)) open();
+      await flush();
+    }
+    expect(saves.sort()).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9']);
+    expect(most).toBe(4);
+    await engine.stop();
+  });
+
   test('a pending "for" timer is restored after a restart and fires at its time', async () => {
     const persistence = new MemoryPersistence();
     const clock = new FakeClock(T0);

@@ -33,10 +33,12 @@ export interface EngineWorld {
   script(code: string, input: unknown, timeoutMs: number): Promise<{ value: unknown; logs: string[] }>;
 }
 
-/** The engine's clock (real by default; a fake one in tests). */
 /** How long finished traces wait in memory before they are written (with the others finished meanwhile). */
 const TRACE_SAVE_DELAY = 1000;
+/** Trace saves in flight at once. */
+const TRACE_SAVE_CONCURRENCY = 4;
 
+/** The engine's clock (real by default; a fake one in tests). */
 export interface EngineClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -170,6 +172,7 @@ export class ScenarioEngine {
   private index: { exact: Map<string, Entry[]>; prefix: Entry[] } | null = null;
   private readonly dirtyTraces = new Set<Entry>();
   private traceTimer: unknown;
+  private tracesSaving: Promise<void> = Promise.resolve();
   /** Set while stopping: the saved state is the one taken before the stop. */
   private frozen = false;
   /** Runs finished since start (for tests and statistics). */
@@ -590,12 +593,25 @@ export class ScenarioEngine {
     }, TRACE_SAVE_DELAY);
   }
 
-  private async flushTraces(): Promise<void> {
-    const save = this.options.persistence?.saveTraces;
-    const dirty = [...this.dirtyTraces];
-    this.dirtyTraces.clear();
-    if (save === undefined) return;
-    await Promise.all(dirty.map((e) => save.call(this.options.persistence, e.scenario.name, e.traces).catch((err: unknown) => this.logger.warn('cannot save traces', { scenario: e.scenario.name, error: err as Error }))));
+  /**
+   * Saves the traces of the scenarios that ran since the last save, a few
+   * at a time and one save after the other: a burst of a thousand writes
+   * at once would hold up the reactions to the tree behind it.
+   */
+  private flushTraces(): Promise<void> {
+    this.tracesSaving = this.tracesSaving.then(async () => {
+      const save = this.options.persistence?.saveTraces;
+      const dirty = [...this.dirtyTraces];
+      this.dirtyTraces.clear();
+      if (save === undefined) return;
+      const worker = async (): Promise<void> => {
+        for (let e = dirty.shift(); e !== undefined; e = dirty.shift()) {
+          await save.call(this.options.persistence, e.scenario.name, e.traces).catch((err: unknown) => this.logger.warn('cannot save traces', { scenario: (e as Entry).scenario.name, error: err as Error }));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(TRACE_SAVE_CONCURRENCY, dirty.length) }, worker));
+    });
+    return this.tracesSaving;
   }
 
   private check(run: Run): void {
