@@ -6,8 +6,8 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkDataDir, defaultDataDir } from '@raspy/devices';
 import { isLogLevel, type LogLevel } from '@raspy/mdp';
-import { checkDataDir, defaultDataDir } from './data-dir.js';
 
 /** What the core runs with. */
 export interface CoreConfig {

@@ -5,8 +5,8 @@
  */
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkDataDir, defaultDataDir } from '@raspy/devices';
 import { isLogLevel, type LogLevel } from '@raspy/mdp';
-import { checkDataDir, defaultDataDir } from './data-dir.js';
 
 /** What the web app runs with. */
 export interface WebConfig {

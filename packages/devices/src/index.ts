@@ -65,3 +65,4 @@ export { HistoryStore, recordDevices } from './history/history.js';
 export type { HistoryOptions } from './history/history.js';
 export { HistoryService, HistoryClient } from './history/service.js';
 export type { HistoryServiceOptions } from './history/service.js';
+export { defaultDataDir, checkDataDir } from './data-dir.js';

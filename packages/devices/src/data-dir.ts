@@ -1,6 +1,7 @@
 /**
- * Where RasPy keeps its data by default: the user's data folder, never a
- * temporary one (a Pi's /tmp is often RAM and is emptied at boot).
+ * Where RasPy programs keep their data by default (raspy-core, raspy-web,
+ * and a device server of yours that keeps files): the user's data folder,
+ * never a temporary one (a Pi's /tmp is often RAM and is emptied at boot).
  *
  * @module
  */
@@ -12,7 +13,18 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
  * on Linux, `~/Library/Application Support/raspy` on macOS,
  * `%LOCALAPPDATA%\raspy` on Windows.
  *
+ * @param env - the environment to read `XDG_DATA_HOME` / `LOCALAPPDATA` from (usually `process.env`)
+ * @param os - the platform (default: this one)
+ * @param home - the home directory (default: this user's; null when there is none)
  * @returns the directory, or an error text when there is no usable home
+ *
+ * @example
+ * ```ts
+ * import { defaultDataDir } from '@raspy/devices';
+ *
+ * const dir = defaultDataDir(process.env);
+ * if (typeof dir !== 'string') throw new Error(dir.error);
+ * ```
  */
 export function defaultDataDir(
   env: Readonly<Record<string, string | undefined>>,
@@ -31,6 +43,8 @@ export function defaultDataDir(
 /**
  * Refuses a data directory inside the temporary folder.
  *
+ * @param dir - the directory asked for (relative to the working directory, or absolute)
+ * @param tmp - the temporary folder (default: this system's)
  * @returns the absolute directory, or an error text
  */
 export function checkDataDir(dir: string, tmp = tmpdir()): string | { error: string } {
